@@ -1,0 +1,1 @@
+"""Dagster asset definitions, one module per layer (installed as `funnel_pipeline.assets`)."""

@@ -1,0 +1,56 @@
+-- Session macros shared by every SQL file (created TEMP on each connection).
+
+-- A delivered text value with surrounding white space removed; NULL when blank.
+CREATE OR REPLACE TEMP MACRO clean(value) AS
+    nullif(trim(value, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160)), '');
+
+-- The lower-case form vocabulary matching uses (CONTRACT.md section 2).
+CREATE OR REPLACE TEMP MACRO vocab_key(value) AS lower(coalesce(clean(value), ''));
+
+-- ISO 8601 date or date-time with optional UTC offset → TIMESTAMPTZ in UTC; NULL if not
+-- ISO 8601 (DuckDB alone would also accept 'infinity', 'epoch', '2021-1-5', …).
+CREATE OR REPLACE TEMP MACRO parse_instant(value) AS
+    CASE WHEN regexp_full_match(
+            clean(value),
+            '\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?')
+         THEN try_cast(clean(value) AS TIMESTAMPTZ) END;
+
+-- An ISO 8601 calendar date (YYYY-MM-DD) → DATE; NULL otherwise.
+CREATE OR REPLACE TEMP MACRO parse_date(value) AS
+    CASE WHEN regexp_full_match(clean(value), '\d{4}-\d{2}-\d{2}')
+         THEN try_cast(clean(value) AS DATE) END;
+
+-- Canonical group of a delivered characteristic value: exact spelling or synonym from
+-- core.vocabulary, then (ethnicity only) the ONS "leading words" rule, else Not stated.
+CREATE OR REPLACE TEMP MACRO canonical_group(domain_name, value) AS coalesce(
+    (SELECT v.canonical FROM core.vocabulary v
+      WHERE v.domain = domain_name AND v.spelling = vocab_key(value)),
+    (SELECT min(v.canonical) FROM core.vocabulary v
+      WHERE domain_name = 'ethnicity' AND v.domain = 'ethnicity_prefix'
+        AND regexp_matches(vocab_key(value), '^' || v.spelling || '($|[^a-z])')),
+    'Not stated');
+
+-- Whether canonical_group recognised the value (unrecognised values are reported).
+CREATE OR REPLACE TEMP MACRO group_recognised(domain_name, value) AS
+    EXISTS (SELECT 1 FROM core.vocabulary v
+             WHERE v.domain = domain_name AND v.spelling = vocab_key(value))
+    OR EXISTS (SELECT 1 FROM core.vocabulary v
+                WHERE domain_name = 'ethnicity' AND v.domain = 'ethnicity_prefix'
+                  AND regexp_matches(vocab_key(value), '^' || v.spelling || '($|[^a-z])'));
+
+-- Derived characteristic (ethnic_minority, lgbt_plus) from its base group.
+CREATE OR REPLACE TEMP MACRO derived_group(domain_name, base_group) AS coalesce(
+    (SELECT v.canonical FROM core.vocabulary v
+      WHERE v.domain = domain_name AND v.spelling = base_group),
+    'Not stated');
+
+-- A delivered raw row, whole: every contract column and every extra column, as text
+-- (the raw table's bookkeeping columns removed; a JSON null patch deletes a key).
+CREATE OR REPLACE TEMP MACRO whole_row(r) AS json_merge_patch(
+    json_merge_patch(to_json(r), '{"file_id": null, "row_number": null, "extra_columns": null}'),
+    coalesce(r.extra_columns, '{}'))::VARCHAR;
+
+-- What "same content" compares for a delivered event row (CONTRACT.md section 3, rule 4):
+-- the six contract fields exactly as delivered.
+CREATE OR REPLACE TEMP MACRO delivered_content(r) AS
+    [r.event_id, r.applicant_id, r.campaign_id, r.stage, r.outcome, r.occurred_at];

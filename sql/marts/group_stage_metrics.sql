@@ -1,0 +1,77 @@
+-- staging.group_stage_metrics — the metric definitions of CONTRACT.md section 5, written
+-- once and applied to every slice of staging.group_stage_counts.
+--   decided  = passed + failed + withdrawn;   entered = decided + pending
+--   pass_rate = passed / decided (NULL when decided = 0), Wilson 95% interval ($z)
+--   cumulative_pass_rate = passed / applications of the group in the segment
+--   adverse_impact_ratio = pass_rate / reference group's pass_rate at the same stage and
+--     segment; NULL for the reference group, 'all', Not stated, or a NULL/zero rate
+--   fisher_p_value = two-sided Fisher exact on [[passed, decided − passed] group,
+--     [passed, decided − passed] reference]; NULL wherever the ratio is NULL
+--   flagged = ratio < $threshold AND p < $alpha (false when either is NULL)
+
+CREATE OR REPLACE TABLE staging.group_stage_metrics AS
+WITH base AS (
+    SELECT *,
+        passed + failed + withdrawn           AS decided,
+        passed + failed + withdrawn + pending AS entered
+    FROM staging.group_stage_counts
+),
+rates AS (
+    SELECT *,
+        CASE WHEN decided > 0 THEN passed / decided END AS pass_rate,
+        CASE WHEN applications > 0 THEN passed / applications END AS cumulative_pass_rate
+    FROM base
+),
+wilson AS (
+    SELECT *,
+        CASE WHEN decided > 0 THEN
+            (pass_rate + $z * $z / (2 * decided)) / (1 + $z * $z / decided) END AS wilson_centre,
+        CASE WHEN decided > 0 THEN
+            $z * sqrt(pass_rate * (1 - pass_rate) / decided + $z * $z / (4 * decided * decided))
+            / (1 + $z * $z / decided) END AS wilson_half_width
+    FROM rates
+),
+with_reference AS (
+    SELECT g.*,
+        r.pass_rate AS reference_pass_rate,
+        r.passed    AS reference_passed,
+        r.decided   AS reference_decided
+    FROM wilson AS g
+    LEFT JOIN rates AS r
+      ON  r.source_table = g.source_table
+      AND r.campaign_id IS NOT DISTINCT FROM g.campaign_id
+      AND r.entry_route IS NOT DISTINCT FROM g.entry_route
+      AND r.characteristic = g.characteristic
+      AND r.group_name = g.reference_group
+      AND r.stage_order = g.stage_order
+),
+ratios AS (
+    SELECT *,
+        CASE WHEN comparable AND group_name <> reference_group
+                  AND pass_rate IS NOT NULL AND reference_pass_rate > 0
+             THEN pass_rate / reference_pass_rate END AS adverse_impact_ratio
+    FROM with_reference
+),
+tested AS (
+    SELECT *,
+        CASE WHEN adverse_impact_ratio IS NOT NULL
+             THEN fisher_exact_p(passed, decided - passed,
+                                 reference_passed, reference_decided - reference_passed)
+        END AS fisher_p_value
+    FROM ratios
+)
+SELECT
+    source_table, campaign_id, entry_route,
+    characteristic, group_name, stage, stage_order,
+    entered, passed, failed, withdrawn, pending,
+    pass_rate,
+    greatest(0.0, wilson_centre - wilson_half_width) AS pass_rate_ci_low,
+    least(1.0, wilson_centre + wilson_half_width)    AS pass_rate_ci_high,
+    cumulative_pass_rate,
+    reference_group,
+    adverse_impact_ratio,
+    fisher_p_value,
+    coalesce(adverse_impact_ratio < $threshold AND fisher_p_value < $alpha, false) AS flagged,
+    -- kept for drop_out_points and the publication step, not part of the §5 columns
+    applications, decided, reference_pass_rate
+FROM tested;
