@@ -1,0 +1,1 @@
+"""Charts of the recruitment funnel: figures, PNGs for Dagster, an offline HTML report."""

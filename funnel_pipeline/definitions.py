@@ -1,0 +1,26 @@
+"""The one Definitions object: assets, checks, jobs, schedules, sensors and resources.
+
+Loading it reads the environment (settings.py) and nothing else: no connection, no file
+read, no Great Expectations import happens until a step runs.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from funnel_pipeline.assets import core, marts, quality, raw
+from funnel_pipeline.operations import jobs, schedules
+from funnel_pipeline.resources import FunnelWarehouse
+from funnel_pipeline.settings import Settings
+
+_settings = Settings.from_env()
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([raw, core, quality, marts]),
+    jobs=[jobs.nightly_job],
+    schedules=[schedules.nightly_schedule(_settings)],
+    resources={"warehouse": FunnelWarehouse.from_settings(_settings)},
+    # Steps run one after another in the run's own process: DuckDB allows one writer per
+    # file, and this also saves a subprocess start per step.
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,1 @@
+"""Jobs, schedules, sensors and alerts: how the pipeline runs unattended."""

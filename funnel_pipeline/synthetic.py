@@ -1,0 +1,968 @@
+"""Synthetic landing folders: a realistic demo and a benchmark, generated set-based in DuckDB.
+
+`generate_landing(target, applicants=5000, seed=42)` writes a landing folder that follows
+CONTRACT.md (sections 1, 2, 3 and 6) for a fictional police force. All data is
+synthetic: ids are pseudonymous (`P00001234`, `E0000001231`), there are no names or
+emails, and no row describes a real person.
+
+How it is generated
+-------------------
+Everything is set-based DuckDB SQL: people come from `range(n)`, applications from a
+cross join with `range(2)`, events from a cross join with `range(1, 6)` (one row per
+stage), and files are written with `COPY ... TO` (CSV or Parquet). No Python loop
+touches a row. Every random draw is `hash(seed, id, salt)` scaled to [0, 1), never
+`random()`, so the output depends only on the seed and the size, not on thread
+scheduling. CSV files are byte-for-byte reproducible; Parquet files hold the same rows
+in the same order.
+
+The force
+---------
+Nine campaigns 2022-2025 over four entry routes (`CAMPAIGNS`: PCDA, DHEP, Police Now,
+Transferee); campaign ids such as `2022-Police Now, Detective-3` contain a comma, so
+CSV quoting (RFC 4180) matters. About 3% of people apply again to a later campaign (an
+application is the pair applicant x campaign). Applicant mix, roughly as in published
+police-recruitment data: ~60% male, ~16% ethnic minority (Asian 7.5%, Black 4%, Mixed
+3.5%, Other 1.2%), ~8% disabled, ~6% LGB+, and some not stated on each. Values use a
+mix of spellings: detailed ONS labels (`Asian or Asian British: Indian`, `Black, Black
+British, Caribbean or African: African`, `Other ethnic group: Arab`, ...), high-level
+labels (`White`, `Mixed`), `F`/`M`/`Woman`, `Straight`/`Gay man`/`Lesbian`, upper and
+lower case, `Prefer not to say`, `Not stated` and blanks. The applicants files carry an
+extra column, `age_band`.
+
+Each application moves through application -> sift -> assessment -> vetting ->
+appointment. At each stage a share withdraws, the rest pass with the stage's base
+probability (`STAGE_MODEL`) times the group multipliers below. Stages are days to
+weeks apart (a fixed minimum plus an exponential tail). Events after the data cut-off
+(`DATA_CUTOFF`, 2025-06-30) are not delivered, so the latest campaign still has
+applicants pending. Stages and outcomes are spelled with aliases and odd case and
+white space (`" SIFT"`, `SEARCH`, `Online Assessment`, `PASSED`, `successful`,
+`withdrew`); `occurred_at` mixes `...Z`, `...+01:00` / `+00:00` (UK local time),
+`YYYY-MM-DD HH:MM:SS` and bare dates.
+
+Planted disparities (`PLANTED_DISPARITIES`; each is flagged -- adverse-impact ratio
+< 0.8 and Fisher p < 0.05 -- in `marts.stage_pass_rates` at the demo size of 5,000)
+-------------------------------------------------------------------------------------
+* assessment (the SEARCH / assessment centre stage): before the intervention Black
+  applicants pass at 0.55x and Asian applicants at 0.60x the White rate (Mixed 0.80x,
+  Other 0.75x). Over the whole period, with the intervention, that is about 0.62x
+  (Black), 0.66x (Asian) and 0.70x (ethnic minority, all groups together).
+* sift: disabled applicants pass at 0.70x the rate of non-disabled applicants.
+
+Differences that are planted but are *not* meant to be flagged (`SUBTHRESHOLD_EFFECTS`):
+women pass the assessment stage (it includes the fitness test) at 0.90x the male rate,
+and vetting takes ethnic-minority applicants 1.5x as long (a duration gap, visible in
+`marts.stage_durations`, not a pass-rate gap).
+
+The intervention
+----------------
+`INT-1` "Positive action assessment coaching" (stage assessment, every campaign, from
+`INTERVENTION_START` = 2024-01-01, no end): assessment outcomes on or after that date
+have the ethnic-minority gap halved (Black 0.55x -> 0.775x, Asian 0.60x -> 0.80x, ...),
+so `marts.intervention_effects` shows ethnic-minority pass rates rising while White
+rates stay flat. `INT-2` is a campaign-limited mentoring pilot with an end date and no
+planted effect (a null result).
+
+Bad input (`dirty=True`; each kind a handful of rows, counted in `GenerationSummary.planted`)
+---------------------------------------------------------------------------------------------
+`blank_required` (one row per required column blank), `unknown_stage` (`interview`,
+`Fitness test`, `Medical`), `unknown_outcome` (`pending`, `on hold`, `deferred`),
+`bad_timestamp` (`31/02/2021`, `yesterday`, `2023-02-30`, `13/05/2023 09:00`),
+`conflicting_duplicate` (a real sift event's id again with another outcome, so both
+copies are rejected), `identical_redelivered_file` (the first events file again as
+`events_<year>_1_resend.*`), `orphan_application` (applications whose application
+event is missing), `no_applicant_row` (people left out of the applicants files),
+`out_of_sequence` (a vetting pass after a failed assessment), `superseding_appeal` (a
+later vetting pass after a vetting fail), `unrecognised_characteristic` (`Mael`,
+`Whte: British`, `N/K`, `Hetrosexual`), `applicant_repeated_in_file` (an applicants row
+repeated later in the same file with new values), `garbage_file` (`events_garbage.csv`),
+and one rejected row in each optional file (`campaigns_bad_row`, `population_bad_row`,
+`interventions_bad_row`). Always present, because they are valid input:
+`redelivered_applicant` (people re-delivered in `applicants_02` with changed values --
+the later file wins), a CSV with a UTF-8 BOM, CRLF line endings and upper-cased,
+reordered headers, and quoted campaign ids. With `dirty=False` every event row is
+valid, which is what the benchmark uses.
+
+Files
+-----
+`applicants_01`, `applicants_02`; `events_<campaign year>_<n>` (split every
+`events_per_file` events, default 1,000,000); `campaigns.csv` (one campaign,
+`2025-DHEP-9`, deliberately missing so its route is Unknown), `population.csv`
+(synthetic local working-age shares, summing to 1 per characteristic) and
+`interventions.csv` when `optional_files=True`. `fmt="csv"` writes CSV, `"parquet"`
+Parquet (all columns VARCHAR, as a source extract would be), and `"both"` a mixed
+folder: `applicants_01.csv` + `applicants_02.parquet`, events files alternating CSV and
+Parquet. The optional files are always CSV.
+
+Files are written into a hidden folder inside `target` (`.synthetic-tmp-*`, skipped by
+the landing loader) and renamed into place when complete.
+
+Command line (used by the benchmark)::
+
+    python -m funnel_pipeline.synthetic --target DIR --applicants N --seed S \\
+        --format csv|parquet|both [--clean] [--no-optional] [--events-per-file N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+
+Format = Literal["csv", "parquet", "both"]
+
+# --- The fictional force ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Campaign:
+    campaign_id: str
+    entry_route: str
+    title: str
+    opened_on: str
+    closed_on: str
+    #: share of applications
+    weight: float
+    #: written to campaigns.csv (one campaign is left out so its route is Unknown)
+    listed: bool = True
+
+    @property
+    def year(self) -> int:
+        return int(self.campaign_id[:4])
+
+
+CAMPAIGNS: tuple[Campaign, ...] = (
+    Campaign("2022-PCDA-1", "PCDA", "PCDA constable degree apprenticeship, spring 2022",
+             "2022-01-10", "2022-02-25", 0.16),
+    Campaign("2022-DHEP-2", "DHEP", "Degree holder entry programme, summer 2022",
+             "2022-04-04", "2022-05-13", 0.12),
+    Campaign("2022-Police Now, Detective-3", "Police Now",
+             "Police Now national detective programme 2022", "2022-09-05", "2022-10-14", 0.07),
+    Campaign("2023-PCDA-4", "PCDA", "PCDA constable degree apprenticeship, spring 2023",
+             "2023-01-09", "2023-02-24", 0.17),
+    Campaign("2023-Transferee-5", "Transferee", "Transferees from other forces 2023",
+             "2023-04-03", "2023-06-30", 0.03),
+    Campaign("2023-DHEP-6", "DHEP", "Degree holder entry programme, autumn 2023",
+             "2023-09-04", "2023-10-13", 0.12),
+    Campaign("2024-PCDA-7", "PCDA", "PCDA constable degree apprenticeship, spring 2024",
+             "2024-01-08", "2024-02-23", 0.16),
+    Campaign("2024-Police Now, Graduate-8", "Police Now",
+             "Police Now national graduate leadership programme 2024",
+             "2024-06-03", "2024-07-12", 0.07),
+    Campaign("2025-DHEP-9", "DHEP", "Degree holder entry programme, spring 2025",
+             "2025-03-03", "2025-04-11", 0.10, listed=False),
+)
+#: events after this instant are not delivered (the extract date): later stages pend
+DATA_CUTOFF = "2025-06-30T00:00:00"
+#: positive-action coaching at the assessment stage starts here (INT-1)
+INTERVENTION_START = "2024-01-01"
+
+#: characteristic code tables: (group, probability); order = code used in the SQL
+SEX_MIX = (("Male", 0.595), ("Female", 0.385), ("Not stated", 0.020))
+ETHNICITY_MIX = (("White", 0.805), ("Asian", 0.080), ("Black", 0.050), ("Mixed", 0.035),
+                 ("Other", 0.012), ("Not stated", 0.018))
+DISABILITY_MIX = (("No", 0.885), ("Yes", 0.080), ("Not stated", 0.035))
+ORIENTATION_MIX = (("Heterosexual", 0.885), ("Gay or Lesbian", 0.032), ("Bisexual", 0.027),
+                   ("Other", 0.005), ("Not stated", 0.051))
+AGE_MIX = (("18-24", 0.36), ("25-34", 0.38), ("35-44", 0.18), ("45+", 0.08))
+#: share of people who apply again, to a later campaign
+SECOND_APPLICATION_RATE = 0.03
+
+
+@dataclass(frozen=True)
+class StageModel:
+    name: str
+    order: int
+    withdraw: float
+    #: pass probability of a non-withdrawn application of the reference groups
+    base_pass: float
+    #: days from the previous stage's outcome: minimum + exponential(mean); None at stage 1
+    min_days: float | None
+    mean_days: float | None
+
+
+STAGE_MODEL: tuple[StageModel, ...] = (
+    StageModel("application", 1, 0.05, 0.95, None, None),  # failed = not eligible
+    StageModel("sift", 2, 0.04, 0.55, 3, 10),
+    StageModel("assessment", 3, 0.07, 0.62, 7, 18),
+    StageModel("vetting", 4, 0.04, 0.90, 14, 28),
+    StageModel("appointment", 5, 0.03, 0.97, 14, 35),
+)
+
+#: pass multipliers at assessment before the intervention (White = 1)
+ASSESSMENT_ETHNICITY_MULTIPLIER = {"Asian": 0.55, "Black": 0.50, "Mixed": 0.80, "Other": 0.75}
+#: after INTERVENTION_START the gap (1 - multiplier) is halved
+DISABILITY_SIFT_MULTIPLIER = 0.70
+FEMALE_ASSESSMENT_MULTIPLIER = 0.90
+MINORITY_VETTING_DURATION_FACTOR = 1.5
+
+#: (characteristic, group, stage) that must come out flagged in marts.stage_pass_rates
+PLANTED_DISPARITIES: list[tuple[str, str, str]] = [
+    ("ethnicity", "Black", "assessment"),
+    ("ethnicity", "Asian", "assessment"),
+    ("ethnic_minority", "Yes", "assessment"),
+    ("disability", "Yes", "sift"),
+]
+#: planted but deliberately below the flag threshold: (characteristic, group, stage, what)
+SUBTHRESHOLD_EFFECTS: list[tuple[str, str, str, str]] = [
+    ("sex", "Female", "assessment", "pass rate 0.90x the male rate (fitness test)"),
+    ("ethnic_minority", "Yes", "vetting", "vetting takes 1.5x as long (duration, not pass rate)"),
+]
+
+# --- Spellings ------------------------------------------------------------------------------
+# Lists are sampled uniformly; repeating a value weights it.
+
+STAGE_SPELLINGS: dict[int, tuple[str, ...]] = {
+    1: ("application", "application", "Application", "Application", " APPLY ", "applied",
+        "Applied", "APPLICATION"),
+    2: ("sift", "sift", "Sift", " SIFT", "Paper Sift", "shortlisting", "Application sift",
+        "SIFT "),
+    3: ("assessment", "Assessment", "SEARCH", "Online Assessment", "assessment centre",
+        "Assessment Center", "OAC", "assessment "),
+    4: ("vetting", "vetting", "Vetting", "Vetting Check", "security vetting", " VETTING"),
+    5: ("appointment", "Appointment", "Appointment Offer", "offer", "Appointed",
+        "appointment"),
+}
+OUTCOME_SPELLINGS: dict[int, tuple[str, ...]] = {  # 0 passed, 1 failed, 2 withdrawn
+    0: ("passed", "passed", "Passed", "PASSED", "pass", "Pass", "successful", "Success"),
+    1: ("failed", "failed", "Failed", "FAILED", "fail", "unsuccessful"),
+    2: ("withdrawn", "Withdrawn", "withdrew", "withdraw", "Withdrawal", "WITHDRAWN"),
+}
+_NS = ("Prefer not to say", "Prefer not to say", None, "Not stated")
+SEX_SPELLINGS = (
+    ("Male", "Male", "Male", "Male", "M", "male", "Man"),
+    ("Female", "Female", "Female", "Female", "F", "female", "Woman"),
+    _NS,
+)
+ETHNICITY_SPELLINGS = (
+    ("White: English, Welsh, Scottish, Northern Irish or British",) * 7
+    + ("White: Irish", "White: Other White", "White: Other White",
+       "White: Gypsy or Irish Traveller", "White: Roma", "White", "White"),
+    ("Asian or Asian British: Indian", "Asian or Asian British: Indian",
+     "Asian or Asian British: Pakistani", "Asian or Asian British: Pakistani",
+     "Asian or Asian British: Bangladeshi", "Asian or Asian British: Chinese",
+     "Asian or Asian British: Any other Asian background",
+     "Asian, Asian British or Asian Welsh: Indian", "Asian"),
+    ("Black, Black British, Caribbean or African: African",
+     "Black, Black British, Caribbean or African: African",
+     "Black, Black British, Caribbean or African: Caribbean",
+     "Black, Black British, Caribbean or African: Caribbean",
+     "Black, Black British, Caribbean or African: Any other Black, Black British, "
+     "or Caribbean background",
+     "Black, Black British, Black Welsh, Caribbean or African: African", "Black"),
+    ("Mixed or Multiple ethnic groups: White and Asian",
+     "Mixed or Multiple ethnic groups: White and Black Caribbean",
+     "Mixed or Multiple ethnic groups: White and Black Caribbean",
+     "Mixed or Multiple ethnic groups: White and Black African",
+     "Mixed or Multiple ethnic groups: Any other Mixed or Multiple ethnic background",
+     "Mixed"),
+    ("Other ethnic group: Arab", "Other ethnic group: Any other ethnic group", "Arab",
+     "Other"),
+    _NS,
+)
+DISABILITY_SPELLINGS = (
+    ("No", "No", "No", "no", "NO"),
+    ("Yes", "Yes", "yes", "YES"),
+    ("Prefer not to say", "Prefer not to say", None),
+)
+ORIENTATION_SPELLINGS = (
+    ("Heterosexual", "Heterosexual", "Heterosexual", "Straight", "heterosexual"),
+    None,  # Gay or Lesbian: depends on sex, see _orientation_label_sql
+    ("Bisexual", "Bisexual", "bisexual"),
+    ("Other",),
+    _NS,
+)
+GAY_SPELLINGS_BY_SEX = (
+    ("Gay man", "Gay", "Gay or Lesbian"),
+    ("Gay woman", "Lesbian", "Gay or Lesbian"),
+    ("Gay or Lesbian", "Gay"),
+)
+#: dirty: values the contract does not recognise (-> Not stated, reported)
+UNRECOGNISED_VALUES = {"sex": "Mael", "ethnicity": "Whte: British", "disability": "N/K",
+                       "sexual_orientation": "Hetrosexual"}
+
+#: synthetic local working-age population (shares of the stated population; sum to 1)
+POPULATION_SHARES: tuple[tuple[str, str, str], ...] = (
+    ("sex", "Male", "0.494"), ("sex", "Female", "0.506"),
+    ("ethnicity", "White", "0.780"), ("ethnicity", "Asian", "0.110"),
+    ("ethnicity", "Black", "0.050"), ("ethnicity", "Mixed", "0.035"),
+    ("ethnicity", "Other", "0.025"),
+    ("ethnic_minority", "No", "0.780"), ("ethnic_minority", "Yes", "0.220"),
+    ("disability", "No", "0.820"), ("disability", "Yes", "0.180"),
+    ("sexual_orientation", "Heterosexual", "0.965"),
+    ("sexual_orientation", "Gay or Lesbian", "0.017"),
+    ("sexual_orientation", "Bisexual", "0.013"), ("sexual_orientation", "Other", "0.005"),
+    ("lgbt_plus", "No", "0.965"), ("lgbt_plus", "Yes", "0.035"),
+)
+POPULATION_AREA = "Synthetic force area"
+POPULATION_SOURCE = "synthetic, shaped after ONS Census 2021 (ages 16-64); not real figures"
+
+EVENT_COLUMNS = ("event_id", "applicant_id", "campaign_id", "stage", "outcome", "occurred_at")
+APPLICANT_COLUMNS = ("applicant_id", "sex", "ethnicity", "disability", "sexual_orientation",
+                     "age_band")
+#: file names this generator owns (replaced when overwrite=True)
+_OWNED = re.compile(r"^(applicants|events|campaigns|population|interventions).*\.(csv|parquet)$",
+                    re.IGNORECASE)
+DEFAULT_EVENTS_PER_FILE = 1_000_000
+
+#: planted-kind names, in report order
+DIRTY_KINDS = (
+    "blank_required", "unknown_stage", "unknown_outcome", "bad_timestamp",
+    "conflicting_duplicate", "identical_redelivered_file", "orphan_application",
+    "no_applicant_row", "out_of_sequence", "superseding_appeal",
+    "unrecognised_characteristic", "applicant_repeated_in_file", "garbage_file",
+)
+OPTIONAL_DIRTY_KINDS = ("campaigns_bad_row", "population_bad_row", "interventions_bad_row")
+
+
+@dataclass
+class GenerationSummary:
+    target: str
+    seed: int
+    fmt: str
+    dirty: bool
+    #: people generated (each has applied at least once)
+    applicants: int
+    #: applicants rows written (re-deliveries included, left-out people excluded)
+    applicant_rows: int
+    #: (applicant, campaign) pairs
+    applications: int
+    #: distinct event rows delivered (the identical re-sent file not counted again)
+    events: int
+    #: event rows in all events files, the re-sent copy included
+    event_rows_written: int
+    files: list[str] = field(default_factory=list)
+    rows_by_file: dict[str, int] = field(default_factory=dict)
+    #: planted rows (or files) by kind; see the module docstring
+    planted: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+# --- SQL helpers ------------------------------------------------------------------------------
+
+
+def _q(value: str | None) -> str:
+    """A SQL literal."""
+    if value is None:
+        return "NULL"
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _list(values: tuple[str | None, ...]) -> str:
+    return "[" + ", ".join(_q(v) for v in values) + "]::VARCHAR[]"
+
+
+def _code_sql(u: str, mix: tuple[tuple[str, float], ...]) -> str:
+    """CASE turning a uniform draw into the code (index) of a weighted mix."""
+    parts, cum = [], 0.0
+    for code, (_, p) in enumerate(mix[:-1]):
+        cum += p
+        parts.append(f"WHEN {u} < {cum!r} THEN {code}")
+    return f"(CASE {' '.join(parts)} ELSE {len(mix) - 1} END)"
+
+
+def _label_sql(code: str, spellings: tuple, key: str, salt: int) -> str:
+    whens = " ".join(
+        f"WHEN {code} = {i} THEN pick({_list(s)}, {key}, {salt})"
+        for i, s in enumerate(spellings) if s is not None
+    )
+    return f"(CASE {whens} END)"
+
+
+def _epoch(day: str) -> int:
+    return int(datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp())
+
+
+def _file_name(kind: str, fmt: str) -> str:
+    return f"{kind}.{fmt}"
+
+
+# --- The generator ------------------------------------------------------------------------------
+
+
+def generate_landing(
+    target: Path,
+    *,
+    applicants: int = 5000,
+    seed: int = 42,
+    fmt: Format = "csv",
+    dirty: bool = True,
+    optional_files: bool = True,
+    events_per_file: int | None = None,
+    overwrite: bool = True,
+    memory_limit: str = "2GB",
+    threads: int | None = None,
+) -> GenerationSummary:
+    """Write a synthetic landing folder into `target` (created if missing).
+
+    `overwrite=True` replaces files this generator owns (`applicants*`, `events*`,
+    `campaigns*`, `population*`, `interventions*` .csv/.parquet) that are already in
+    `target`, and never touches anything else; with `overwrite=False` such files make it
+    raise `FileExistsError`. Note that the pipeline never re-reads a file name it has
+    loaded, so point a fresh database at a regenerated folder.
+    """
+    started = time.perf_counter()
+    if fmt not in ("csv", "parquet", "both"):
+        raise ValueError(f"fmt must be csv, parquet or both, not {fmt!r}")
+    if applicants < 1:
+        raise ValueError("applicants must be at least 1")
+    if events_per_file is not None and events_per_file < 1:
+        raise ValueError("events_per_file must be at least 1")
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    existing = sorted(p for p in target.iterdir() if p.is_file() and _OWNED.match(p.name))
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{target} already holds landing files ({existing[0].name}, ...); "
+            "pass overwrite=True or use an empty folder"
+        )
+    work = Path(tempfile.mkdtemp(prefix=".synthetic-tmp-", dir=target))
+    try:
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute(f"SET memory_limit = {_q(memory_limit)}")
+            con.execute(f"SET temp_directory = {_q(str(work / 'duckdb_spill'))}")
+            con.execute("SET preserve_insertion_order = true")
+            con.execute("SET TimeZone = 'UTC'")
+            if threads:
+                con.execute(f"SET threads = {int(threads)}")
+            gen = _Generator(con, work, applicants=applicants, seed=int(seed), fmt=fmt,
+                             dirty=dirty, optional_files=optional_files,
+                             events_per_file=events_per_file or DEFAULT_EVENTS_PER_FILE)
+            summary = gen.run()
+        finally:
+            con.close()
+        for path in existing:
+            path.unlink()
+        for name in summary.files:
+            os.replace(work / name, target / name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    summary.target = str(target)
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
+
+
+class _Generator:
+    def __init__(self, con: duckdb.DuckDBPyConnection, work: Path, *, applicants: int,
+                 seed: int, fmt: str, dirty: bool, optional_files: bool,
+                 events_per_file: int) -> None:
+        self.con, self.work = con, work
+        self.n, self.seed, self.fmt = applicants, seed, fmt
+        self.dirty, self.optional_files, self.epf = dirty, optional_files, events_per_file
+        self.planted: dict[str, int] = {}
+        self.rows_by_file: dict[str, int] = {}
+
+    # -- plumbing
+    def sql(self, text: str, params: list | None = None):
+        return self.con.execute(text, params or [])
+
+    def scalar(self, text: str):
+        return self.con.execute(text).fetchone()[0]
+
+    def copy(self, query: str, name: str, *, header: bool = True, crlf: bool = False) -> int:
+        path = self.work / name
+        if name.endswith(".parquet"):
+            opts = "FORMAT parquet"
+        else:
+            opts = f"FORMAT csv, HEADER {str(header).lower()}"
+            if crlf:
+                opts += ", NEW_LINE '\r\n'"
+        rows = self.con.execute(f"COPY ({query}) TO {_q(str(path))} ({opts})").fetchone()[0]
+        self.rows_by_file[name] = int(rows)
+        return int(rows)
+
+    # -- steps
+    def run(self) -> GenerationSummary:
+        self._macros()
+        self._campaigns()
+        self._people()
+        if self.dirty:
+            self._pick_people()
+        self._applications()
+        if self.dirty:
+            self._pick_applications()
+        self._place_events()
+        self._dirty_events()
+        applicant_rows = self._write_applicants()
+        self._write_events()
+        if self.optional_files:
+            self._write_optional()
+        files = sorted(self.rows_by_file)
+        resend = [f for f in files if "_resend." in f]
+        written = sum(v for f, v in self.rows_by_file.items() if f.startswith("events_")
+                      and f != "events_garbage.csv")
+        events = written - sum(self.rows_by_file[f] for f in resend)
+        return GenerationSummary(
+            target="", seed=self.seed, fmt=self.fmt, dirty=self.dirty,
+            applicants=self.n, applicant_rows=applicant_rows,
+            applications=int(self.scalar("SELECT count(*) FROM apps")),
+            events=events, event_rows_written=written, files=files,
+            rows_by_file=dict(sorted(self.rows_by_file.items())),
+            planted={k: v for k, v in self.planted.items()},
+        )
+
+    def _macros(self) -> None:
+        s = self.seed
+        # DuckDB combines the hashes of several arguments almost linearly, so draws with
+        # different salts would be strongly correlated; hashing the combination again
+        # mixes it (measured correlation between salts ~0.0002 instead of ~0.998)
+        self.sql(f"CREATE MACRO hh(x, salt) AS "
+                 f"hash(hash(({s})::BIGINT, (x)::BIGINT, (salt)::BIGINT))")
+        # 53 random bits -> a double in [0, 1)
+        self.sql("CREATE MACRO uu(x, salt) AS (hh(x, salt) >> 11)::DOUBLE / 9007199254740992.0")
+        self.sql("CREATE MACRO pick(lst, x, salt) AS lst[1 + (hh(x, salt) % len(lst))::INTEGER]")
+        # exponential tail in days, capped at 5 means
+        self.sql("CREATE MACRO expo(x, salt, mean) AS least(-ln(1 - uu(x, salt)) * mean, 5 * mean)")
+
+    def _campaigns(self) -> None:
+        total = sum(c.weight for c in CAMPAIGNS)
+        rows, cum = [], 0.0
+        for idx, c in enumerate(CAMPAIGNS):
+            cum += c.weight / total
+            open_s = _epoch(c.opened_on)
+            window = _epoch(c.closed_on) + 86400 - open_s
+            rows.append(f"({idx}, {_q(c.campaign_id)}, {c.year}, {open_s}, {window}, {cum!r})")
+        self.sql("CREATE TABLE campaigns(c INTEGER, campaign_id VARCHAR, year INTEGER, "
+                 "open_s BIGINT, window_s BIGINT, cum DOUBLE)")
+        self.sql("INSERT INTO campaigns VALUES " + ", ".join(rows))
+        self.n_campaigns = len(CAMPAIGNS)
+
+    def _people(self) -> None:
+        nc = self.n_campaigns
+        cum, parts = 0.0, []
+        for idx, c in enumerate(CAMPAIGNS[:-1]):
+            cum += c.weight / sum(x.weight for x in CAMPAIGNS)
+            parts.append(f"WHEN uu(i, 5) < {cum!r} THEN {idx}")
+        c1 = f"(CASE {' '.join(parts)} ELSE {nc - 1} END)"
+        self.n01 = max(1, math.ceil(self.n * 0.55)) if self.n > 1 else 1
+        # re-delivered in applicants_02 with changed values: ~0.25%, at most ~250 people
+        step = max(397, self.n01 // 250)
+        self.sql(f"""
+            CREATE TABLE people AS
+            SELECT i,
+                   {_code_sql('uu(i, 1)', SEX_MIX)}::TINYINT AS sex_g,
+                   {_code_sql('uu(i, 2)', ETHNICITY_MIX)}::TINYINT AS eth_g,
+                   {_code_sql('uu(i, 3)', DISABILITY_MIX)}::TINYINT AS dis_g,
+                   {_code_sql('uu(i, 4)', ORIENTATION_MIX)}::TINYINT AS so_g,
+                   {_code_sql('uu(i, 8)', AGE_MIX)}::TINYINT AS age_g,
+                   {c1}::TINYINT AS c1,
+                   CASE WHEN uu(i, 6) < {SECOND_APPLICATION_RATE} AND {c1} < {nc - 1}
+                        THEN ({c1} + 1 + floor(uu(i, 7) * ({nc - 1} - {c1})))::TINYINT
+                   END AS c2,
+                   i < {self.n01} AS in_01,
+                   (i < {self.n01} AND i % {step} = 7) AS redelivered,
+                   0::TINYINT AS unrec,      -- 1..4: an unrecognised value (dirty)
+                   false AS omitted,         -- no applicants row (dirty)
+                   false AS repeated         -- stale row then true row in one file (dirty)
+            FROM range({self.n}) t(i)
+        """)
+        self.planted["redelivered_applicant"] = int(
+            self.scalar("SELECT count(*) FROM people WHERE redelivered"))
+
+    def _pick(self, table: str, key: str, where: str, k: int, salt: int) -> list[int]:
+        """Up to k keys of `table` matching `where`, chosen by hash (deterministic)."""
+        rows = self.sql(
+            f"SELECT {key} FROM {table} WHERE {where} ORDER BY hh({key}, {salt}), {key} LIMIT {k}"
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def _pick_people(self) -> None:
+        used: list[int] = []
+
+        def not_used() -> str:
+            return f"i NOT IN ({', '.join(map(str, used))})" if used else "true"
+
+        # an unrecognised value in each delivered characteristic
+        for code, col in enumerate(("sex", "ethnicity", "disability", "sexual_orientation"), 1):
+            got = self._pick("people", "i", f"NOT redelivered AND {not_used()}", 1, 900 + code)
+            used += got
+            if got:
+                g = {"sex": "sex_g = 2", "ethnicity": "eth_g = 5", "disability": "dis_g = 2",
+                     "sexual_orientation": "so_g = 4"}[col]
+                # the pipeline will see Not stated: model it that way too
+                self.sql(f"UPDATE people SET unrec = {code}, {g} WHERE i = {got[0]}")
+        self.planted["unrecognised_characteristic"] = int(
+            self.scalar("SELECT count(*) FROM people WHERE unrec > 0"))
+        got = self._pick("people", "i", f"NOT redelivered AND {not_used()}", 3, 910)
+        used += got
+        if got:
+            self.sql(f"UPDATE people SET omitted = true WHERE i IN ({', '.join(map(str, got))})")
+        self.planted["no_applicant_row"] = len(got)
+        got = self._pick("people", "i", f"NOT in_01 AND {not_used()}", 2, 911)
+        if got:
+            self.sql(f"UPDATE people SET repeated = true WHERE i IN ({', '.join(map(str, got))})")
+        self.planted["applicant_repeated_in_file"] = len(got)
+
+    def _applications(self) -> None:
+        model = {m.order: m for m in STAGE_MODEL}
+        cutoff = _epoch(DATA_CUTOFF)
+        start = _epoch(INTERVENTION_START)
+        before = " ".join(f"WHEN {g} THEN {m!r}" for g, m in (
+            (1, ASSESSMENT_ETHNICITY_MULTIPLIER["Asian"]),
+            (2, ASSESSMENT_ETHNICITY_MULTIPLIER["Black"]),
+            (3, ASSESSMENT_ETHNICITY_MULTIPLIER["Mixed"]),
+            (4, ASSESSMENT_ETHNICITY_MULTIPLIER["Other"])))
+        after = " ".join(f"WHEN {g} THEN {1 - (1 - m) / 2!r}" for g, m in (
+            (1, ASSESSMENT_ETHNICITY_MULTIPLIER["Asian"]),
+            (2, ASSESSMENT_ETHNICITY_MULTIPLIER["Black"]),
+            (3, ASSESSMENT_ETHNICITY_MULTIPLIER["Mixed"]),
+            (4, ASSESSMENT_ETHNICITY_MULTIPLIER["Other"])))
+        pass_prob = {
+            1: f"{model[1].base_pass}",
+            2: f"{model[2].base_pass} * CASE WHEN dis_g = 1 THEN {DISABILITY_SIFT_MULTIPLIER} "
+               "ELSE 1 END",
+            3: f"{model[3].base_pass}"
+               f" * CASE WHEN sex_g = 1 THEN {FEMALE_ASSESSMENT_MULTIPLIER} ELSE 1 END"
+               f" * CASE WHEN t3 >= {start} THEN (CASE eth_g {after} ELSE 1 END)"
+               f" ELSE (CASE eth_g {before} ELSE 1 END) END",
+            4: f"{model[4].base_pass}",
+            5: f"{model[5].base_pass}",
+        }
+        dur = {}
+        for k in range(2, 6):
+            m = model[k]
+            factor = (f" * CASE WHEN eth_g BETWEEN 1 AND 4 THEN {MINORITY_VETTING_DURATION_FACTOR}"
+                      " ELSE 1 END") if k == 4 else ""
+            dur[k] = (f"CAST(86400 * ({m.min_days} + expo(app_idx, {20 + k}, {m.mean_days}))"
+                      f"{factor} AS BIGINT)")
+        cols = []
+        for k in range(1, 6):
+            m = model[k]
+            if k == 1:
+                cols.append("cam.open_s + CAST(floor(uu(app_idx, 20) * cam.window_s) AS BIGINT) AS t1")
+            else:
+                cols.append(f"CASE WHEN o{k - 1} = 0 THEN t{k - 1} + {dur[k]} END AS t{k}")
+            cols.append(
+                f"CASE WHEN t{k} IS NOT NULL THEN (CASE WHEN uu(app_idx, {30 + k}) < {m.withdraw} "
+                f"THEN 2 WHEN uu(app_idx, {40 + k}) < {pass_prob[k]} THEN 0 ELSE 1 END) END"
+                f"::TINYINT AS o{k}")
+        cut = ", ".join(
+            f"CASE WHEN t{k} <= {cutoff} THEN t{k} END AS t{k}, "
+            f"CASE WHEN t{k} <= {cutoff} THEN o{k} END AS o{k}" for k in range(1, 6))
+        self.sql(f"""
+            CREATE TABLE apps AS
+            WITH a AS (
+                SELECT p.i, p.i * 2 + r.k AS app_idx,
+                       CASE r.k WHEN 0 THEN p.c1 ELSE p.c2 END AS c,
+                       p.sex_g, p.eth_g, p.dis_g
+                FROM people p CROSS JOIN range(2) r(k)
+                WHERE r.k = 0 OR p.c2 IS NOT NULL
+            ), b AS (
+                SELECT a.*, cam.year, {', '.join(cols)}
+                FROM a JOIN campaigns cam ON cam.c = a.c
+            ), c AS (
+                SELECT i, app_idx, c, year, sex_g, eth_g, dis_g, {cut} FROM b
+            )
+            SELECT *, ((t1 IS NOT NULL)::INT + (t2 IS NOT NULL)::INT + (t3 IS NOT NULL)::INT
+                       + (t4 IS NOT NULL)::INT + (t5 IS NOT NULL)::INT)::TINYINT AS n_ev,
+                   false AS orphan
+            FROM c ORDER BY app_idx
+        """)
+
+    def _pick_applications(self) -> None:
+        """Choose the applications that carry planted bad rows (each used once)."""
+        cutoff = _epoch(DATA_CUTOFF)
+        self.sql("CREATE TABLE picks(kind VARCHAR, j INTEGER, app_idx BIGINT)")
+        plan = [
+            # kind, how many, condition
+            ("orphan_application", 3, "n_ev >= 2"),
+            ("conflicting_duplicate", 3, "o2 = 0"),
+            ("out_of_sequence", 3, f"o3 = 1 AND n_ev = 3 AND t3 + 21 * 86400 <= {cutoff}"),
+            ("superseding_appeal", 3, f"o4 = 1 AND t4 + 45 * 86400 <= {cutoff}"),
+            ("unknown_stage", 3, "n_ev >= 2"),
+            ("unknown_outcome", 3, "n_ev >= 3"),
+            ("bad_timestamp", 4, "n_ev >= 2"),
+            ("blank_required", 6, "n_ev >= 4"),
+        ]
+        for salt, (kind, k, where) in enumerate(plan, start=950):
+            self.sql(f"""
+                INSERT INTO picks
+                SELECT {_q(kind)}, (row_number() OVER (ORDER BY hh(app_idx, {salt}), app_idx) - 1)::INTEGER,
+                       app_idx
+                FROM (SELECT app_idx FROM apps
+                      WHERE {where} AND app_idx NOT IN (SELECT app_idx FROM picks)
+                      ORDER BY hh(app_idx, {salt}), app_idx LIMIT {k})
+            """)
+        self.sql("UPDATE apps SET orphan = true "
+                 "WHERE app_idx IN (SELECT app_idx FROM picks WHERE kind = 'orphan_application')")
+
+    def _place_events(self) -> None:
+        """Number each application's events within its campaign year; split into files."""
+        epf = self.epf
+        self.sql(f"""
+            CREATE TABLE placed AS
+            SELECT *, ev_off // {epf} + 1 AS first_part,
+                   CASE WHEN n_out > 0 THEN (ev_off + n_out - 1) // {epf} + 1 ELSE 0 END AS last_part
+            FROM (
+                SELECT *, coalesce(sum(n_out) OVER (PARTITION BY year ORDER BY app_idx
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::BIGINT AS ev_off
+                FROM (SELECT *, n_ev - (orphan AND n_ev > 0)::INT AS n_out FROM apps)
+            ) ORDER BY app_idx
+        """)
+        parts = self.sql("SELECT year, max(last_part) FROM placed GROUP BY year ORDER BY year"
+                         ).fetchall()
+        self.event_files: list[tuple[int, int, str]] = []  # (year, part, file name)
+        g = 0
+        for year, n_parts in parts:
+            for part in range(1, max(int(n_parts), 1) + 1):
+                if self.fmt == "csv":
+                    ext = "csv"
+                elif self.fmt == "parquet":
+                    ext = "parquet"
+                else:
+                    ext = "csv" if g % 2 == 0 else "parquet"
+                self.event_files.append((int(year), part, f"events_{year}_{part}.{ext}"))
+                g += 1
+        # the one CSV with a BOM, CRLF and upper-cased reordered headers: the first CSV
+        # events file of the second year (or the first CSV file)
+        csvs = [f for f in self.event_files if f[2].endswith(".csv")]
+        years = sorted({f[0] for f in self.event_files})
+        later = [f for f in csvs if len(years) > 1 and f[0] >= years[1]]
+        self.bom_file = (later or csvs or [(0, 0, None)])[0][2]
+
+    def _dirty_events(self) -> None:
+        self.sql("""CREATE TABLE dirty(seq INTEGER, kind VARCHAR, event_id VARCHAR,
+                    applicant_id VARCHAR, campaign_id VARCHAR, stage VARCHAR, outcome VARCHAR,
+                    occurred_at VARCHAR)""")
+        if not self.dirty:
+            return
+        iso = "strftime(make_timestamp(({t})::BIGINT * 1000000), '%Y-%m-%dT%H:%M:%SZ')"
+        base = ("FROM picks p JOIN apps a USING (app_idx) JOIN campaigns cam ON cam.c = a.c "
+                "WHERE p.kind = '{kind}'")
+        eid = "printf('E%010d', a.app_idx * 8 + {slot})"
+        aid = "printf('P%08d', a.i + 1)"
+
+        def add(kind: str, cols: str) -> None:
+            self.sql(f"INSERT INTO dirty SELECT 0, '{kind}', {cols} {base.format(kind=kind)} "
+                     "ORDER BY p.j")
+
+        # a real sift pass, again with another outcome -> both copies rejected
+        add("conflicting_duplicate",
+            f"{eid.format(slot=2)}, {aid}, cam.campaign_id, 'sift', 'failed', "
+            f"{iso.format(t='a.t2 + 3600')}")
+        # a vetting pass after a failed assessment (slot 4 is the unused vetting id)
+        add("out_of_sequence",
+            f"{eid.format(slot=4)}, {aid}, cam.campaign_id, 'Vetting', 'passed', "
+            f"{iso.format(t='a.t3 + 21 * 86400')}")
+        # a vetting appeal upheld 45 days after the fail: supersedes it
+        add("superseding_appeal",
+            f"{eid.format(slot=6)}, {aid}, cam.campaign_id, 'vetting', 'Passed', "
+            f"{iso.format(t='a.t4 + 45 * 86400')}")
+        add("unknown_stage",
+            f"{eid.format(slot=7)}, {aid}, cam.campaign_id, "
+            "['interview', 'Fitness test', 'Medical'][p.j + 1], 'passed', "
+            f"{iso.format(t='a.t2 + 2 * 86400')}")
+        add("unknown_outcome",
+            f"{eid.format(slot=7)}, {aid}, cam.campaign_id, 'assessment', "
+            "['pending', 'on hold', 'deferred'][p.j + 1], "
+            f"{iso.format(t='a.t3 + 86400')}")
+        add("bad_timestamp",
+            f"{eid.format(slot=7)}, {aid}, cam.campaign_id, 'sift', 'passed', "
+            "['31/02/2021', 'yesterday', '2023-02-30', '13/05/2023 09:00'][p.j + 1]")
+        # one required column blank per row: NULL (empty CSV field) or '' / white space
+        add("blank_required",
+            f"CASE WHEN p.j = 0 THEN NULL ELSE {eid.format(slot=7)} END, "
+            f"CASE WHEN p.j = 1 THEN '' ELSE {aid} END, "
+            "CASE WHEN p.j = 2 THEN NULL ELSE cam.campaign_id END, "
+            "CASE WHEN p.j = 3 THEN '' ELSE 'vetting' END, "
+            "CASE WHEN p.j = 4 THEN '  ' ELSE 'passed' END, "
+            f"CASE WHEN p.j = 5 THEN NULL ELSE {iso.format(t='a.t4 + 86400')} END")
+        for kind in ("conflicting_duplicate", "out_of_sequence", "superseding_appeal",
+                     "unknown_stage", "unknown_outcome", "bad_timestamp", "blank_required"):
+            self.planted[kind] = int(self.scalar(
+                f"SELECT count(*) FROM dirty WHERE kind = '{kind}'"))
+        self.planted["orphan_application"] = int(self.scalar(
+            "SELECT count(*) FROM apps WHERE orphan"))
+        # spread over the events files, round robin in a fixed order
+        self.sql("""CREATE TABLE dirty_seq AS
+                    SELECT * REPLACE ((row_number() OVER (
+                        ORDER BY kind, event_id NULLS FIRST, applicant_id NULLS FIRST) - 1
+                    )::INTEGER AS seq)
+                    FROM dirty""")
+        self.sql("DROP TABLE dirty")
+        self.sql("ALTER TABLE dirty_seq RENAME TO dirty")
+
+    # -- writers
+    def _applicant_select(self, where: str, stale: bool, order: int) -> str:
+        key = "p.i"
+        sex = _label_sql("p.sex_g", SEX_SPELLINGS, key, 301)
+        eth = _label_sql("p.eth_g", ETHNICITY_SPELLINGS, key, 302)
+        dis = _label_sql("p.dis_g", DISABILITY_SPELLINGS, key, 303)
+        gay = _label_sql("p.sex_g", GAY_SPELLINGS_BY_SEX, key, 305)
+        so = _label_sql("p.so_g", ORIENTATION_SPELLINGS, key, 304).replace(
+            "CASE ", f"CASE WHEN p.so_g = 1 THEN {gay} ", 1)
+        age = _label_sql("p.age_g", tuple((a,) for a, _ in AGE_MIX), key, 306)
+        u = UNRECOGNISED_VALUES
+        if stale:  # an older delivery: the person had not yet answered some questions
+            eth, dis, so = "'Prefer not to say'", "NULL", "'Prefer not to say'"
+        else:
+            sex = f"CASE WHEN p.unrec = 1 THEN {_q(u['sex'])} ELSE {sex} END"
+            eth = f"CASE WHEN p.unrec = 2 THEN {_q(u['ethnicity'])} ELSE {eth} END"
+            dis = f"CASE WHEN p.unrec = 3 THEN {_q(u['disability'])} ELSE {dis} END"
+            so = f"CASE WHEN p.unrec = 4 THEN {_q(u['sexual_orientation'])} ELSE {so} END"
+        return (f"SELECT printf('P%08d', p.i + 1) AS applicant_id, {sex} AS sex, "
+                f"{eth} AS ethnicity, {dis} AS disability, {so} AS sexual_orientation, "
+                f"{age} AS age_band, p.i AS _i, {order} AS _o FROM people p WHERE {where}")
+
+    def _write_applicants(self) -> int:
+        ext1 = "parquet" if self.fmt == "parquet" else "csv"
+        ext2 = "csv" if self.fmt == "csv" else "parquet"
+        cols = ", ".join(APPLICANT_COLUMNS)
+        q1 = (f"SELECT {cols} FROM ("
+              f"{self._applicant_select('p.in_01 AND NOT p.omitted AND NOT p.redelivered', False, 1)}"
+              f" UNION ALL {self._applicant_select('p.in_01 AND p.redelivered', True, 1)}"
+              ") ORDER BY _i, _o")
+        q2 = (f"SELECT {cols} FROM ("
+              f"{self._applicant_select('(NOT p.in_01 OR p.redelivered) AND NOT p.omitted', False, 1)}"
+              f" UNION ALL {self._applicant_select('p.repeated', True, 0)}"
+              ") ORDER BY _i, _o")
+        rows = self.copy(q1, f"applicants_01.{ext1}", crlf=True)
+        rows += self.copy(q2, f"applicants_02.{ext2}", crlf=True)
+        return rows
+
+    def _event_select(self, year: int, part: int, g: int) -> str:
+        epf = self.epf
+        stage = "CASE s " + " ".join(
+            f"WHEN {k} THEN pick({_list(v)}, en, 201)" for k, v in STAGE_SPELLINGS.items()) + " END"
+        outcome = "CASE o " + " ".join(
+            f"WHEN {k} THEN pick({_list(v)}, en, 202)" for k, v in OUTCOME_SPELLINGS.items()) + " END"
+        t = "CASE s WHEN 1 THEN t1 WHEN 2 THEN t2 WHEN 3 THEN t3 WHEN 4 THEN t4 ELSE t5 END"
+        o = "CASE s WHEN 1 THEN o1 WHEN 2 THEN o2 WHEN 3 THEN o3 WHEN 4 THEN o4 ELSE o5 END"
+        # occurred_at: 45% ...Z, 15% UK local time with offset, 20% 'YYYY-MM-DD HH:MM:SS'
+        # (UTC, no offset), 20% a bare date
+        ts = f"""CASE WHEN v < 9 THEN strftime(ts, '%Y-%m-%dT%H:%M:%SZ')
+                      WHEN v < 12 THEN CASE WHEN month(ts) BETWEEN 4 AND 10
+                           THEN strftime(ts + INTERVAL 1 HOUR, '%Y-%m-%dT%H:%M:%S') || '+01:00'
+                           ELSE strftime(ts, '%Y-%m-%dT%H:%M:%S') || '+00:00' END
+                      WHEN v < 16 THEN strftime(ts, '%Y-%m-%d %H:%M:%S')
+                      ELSE strftime(ts, '%Y-%m-%d') END"""
+        gen = f"""
+            SELECT printf('E%010d', en) AS event_id, printf('P%08d', i + 1) AS applicant_id,
+                   campaign_id, {stage} AS stage, {outcome} AS outcome, {ts} AS occurred_at,
+                   hh(en, 203) AS _k
+            FROM (
+                SELECT x.*, make_timestamp(tt * 1000000) AS ts, (hh(en, 204) % 20)::INTEGER AS v
+                FROM (
+                    SELECT a.i, a.app_idx * 8 + r.s AS en, r.s AS s, cam.campaign_id,
+                           {t} AS tt, {o} AS o
+                    FROM placed a CROSS JOIN range(1, 6) r(s)
+                    JOIN campaigns cam ON cam.c = a.c
+                    WHERE a.year = {year} AND a.first_part <= {part} AND a.last_part >= {part}
+                      AND r.s <= a.n_ev AND NOT (a.orphan AND r.s = 1)
+                      AND (a.ev_off + r.s - 1 - a.orphan::INT) // {epf} + 1 = {part}
+                ) x
+            )"""
+        n_files = len(self.event_files)
+        bad = f"""
+            SELECT event_id, applicant_id, campaign_id, stage, outcome, occurred_at,
+                   hh(1000000000000 + seq, 203) AS _k
+            FROM dirty WHERE seq % {n_files} = {g}"""
+        return f"{gen} UNION ALL {bad}"
+
+    def _write_events(self) -> None:
+        cols = ", ".join(EVENT_COLUMNS)
+        for g, (year, part, name) in enumerate(self.event_files):
+            body = self._event_select(year, part, g)
+            if name == self.bom_file:
+                rev = EVENT_COLUMNS[::-1]
+                header = ", ".join(
+                    f"{_q(chr(0xFEFF) + c.upper() if n == 0 else c.upper())} AS {c}"
+                    for n, c in enumerate(rev))
+                query = (f"SELECT {', '.join(rev)} FROM ("
+                         f"SELECT {header}, 0 AS _h, 0::UBIGINT AS _k "
+                         f"UNION ALL SELECT {', '.join(rev)}, 1, _k FROM ({body})"
+                         ") ORDER BY _h, _k")
+                rows = self.copy(query, name, header=False, crlf=True) - 1
+                self.rows_by_file[name] = rows
+            else:
+                self.copy(f"SELECT {cols} FROM ({body}) ORDER BY _k", name)
+        if self.dirty:
+            _, _, first = self.event_files[0]
+            stem, ext = first.rsplit(".", 1)
+            resend = f"{stem}_resend.{ext}"
+            shutil.copyfile(self.work / first, self.work / resend)
+            self.rows_by_file[resend] = self.rows_by_file[first]
+            self.planted["identical_redelivered_file"] = 1
+            (self.work / "events_garbage.csv").write_bytes(b"this is not,the events\nschema,at all\n")
+            self.rows_by_file["events_garbage.csv"] = 0
+            self.planted["garbage_file"] = 1
+
+    def _write_optional(self) -> None:
+        camp = [f"({_q(c.campaign_id)}, {_q(c.entry_route)}, {_q(c.title)}, "
+                f"{_q(c.opened_on)}, {_q(c.closed_on)}, {n})"
+                for n, c in enumerate(CAMPAIGNS) if c.listed]
+        if self.dirty:  # an old campaign with no route recorded: rejected (blank required)
+            camp.append("('2021-PCDA-0', '', 'Legacy intake (route not recorded)', "
+                        "'2021-01-04', '2021-02-03', 99)")
+            self.planted["campaigns_bad_row"] = 1
+        self.copy("SELECT campaign_id, entry_route, title, opened_on, closed_on FROM (VALUES "
+                  + ", ".join(camp) + ") v(campaign_id, entry_route, title, opened_on, "
+                  "closed_on, n) ORDER BY n", "campaigns.csv", crlf=True)
+        pop = [f"({_q(ch)}, {_q(gr)}, {_q(sh)}, {_q(POPULATION_AREA)}, {_q(POPULATION_SOURCE)}, {n})"
+               for n, (ch, gr, sh) in enumerate(POPULATION_SHARES)]
+        if self.dirty:  # not a canonical group: rejected
+            pop.append(f"('ethnicity', 'Gypsy or Irish Traveller', '0.002', "
+                       f"{_q(POPULATION_AREA)}, 'survey', 99)")
+            self.planted["population_bad_row"] = 1
+        self.copy("SELECT characteristic, group_name, population_share, area, source FROM "
+                  "(VALUES " + ", ".join(pop) + ") v(characteristic, group_name, "
+                  "population_share, area, source, n) ORDER BY n", "population.csv", crlf=True)
+        iv = [
+            f"('INT-1', 'Positive action assessment coaching', {_q(INTERVENTION_START)}, NULL, "
+            "'assessment', NULL, 1)",
+            "('INT-2', 'Mentoring pilot (one campaign, every stage)', '2023-09-01', "
+            "'2024-03-01', NULL, '2023-DHEP-6', 2)",
+        ]
+        if self.dirty:  # a date that cannot be parsed: rejected
+            iv.append("('INT-3', 'Community open days', 'TBC', NULL, 'sift', NULL, 3)")
+            self.planted["interventions_bad_row"] = 1
+        self.copy("SELECT intervention_id, name, started_on, ended_on, stage, campaign_id FROM "
+                  "(VALUES " + ", ".join(iv) + ") v(intervention_id, name, started_on, "
+                  "ended_on, stage, campaign_id, n) ORDER BY n", "interventions.csv", crlf=True)
+
+
+# --- Command line ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m funnel_pipeline.synthetic",
+        description="Write a synthetic landing folder (demo or benchmark data).")
+    parser.add_argument("--target", required=True, type=Path, help="landing folder to write")
+    parser.add_argument("--applicants", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--format", dest="fmt", choices=("csv", "parquet", "both"), default="csv")
+    parser.add_argument("--clean", action="store_true",
+                        help="no planted bad input (benchmark data)")
+    parser.add_argument("--no-optional", action="store_true",
+                        help="skip campaigns.csv, population.csv, interventions.csv")
+    parser.add_argument("--events-per-file", type=int, default=None)
+    parser.add_argument("--memory-limit", default="2GB")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    summary = generate_landing(
+        args.target, applicants=args.applicants, seed=args.seed, fmt=args.fmt,
+        dirty=not args.clean, optional_files=not args.no_optional,
+        events_per_file=args.events_per_file, memory_limit=args.memory_limit,
+        threads=args.threads)
+    print(summary.to_json())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
