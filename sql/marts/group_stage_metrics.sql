@@ -65,8 +65,9 @@ SELECT
     characteristic, group_name, stage, stage_order,
     entered, passed, failed, withdrawn, pending,
     pass_rate,
-    greatest(0.0, wilson_centre - wilson_half_width) AS pass_rate_ci_low,
-    least(1.0, wilson_centre + wilson_half_width)    AS pass_rate_ci_high,
+    -- clamp rounding dust at 0 and 1 (greatest/least skip NULLs, hence the CASE)
+    CASE WHEN decided > 0 THEN greatest(0.0, wilson_centre - wilson_half_width) END AS pass_rate_ci_low,
+    CASE WHEN decided > 0 THEN least(1.0, wilson_centre + wilson_half_width) END    AS pass_rate_ci_high,
     cumulative_pass_rate,
     reference_group,
     adverse_impact_ratio,

@@ -1,0 +1,29 @@
+# Two set-up commands for a fresh machine (see README): `make demo` and `make test`.
+# Everything else here is a convenience for developers.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test check ui system-deps benchmark
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/funnel demo
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: $(VENV)/.installed system-deps
+	$(PY) -m pytest
+
+check: $(VENV)/.installed
+	$(VENV)/bin/ruff check funnel_pipeline assets tests
+	$(PY) -c "from funnel_pipeline.definitions import defs; defs.validate_loadable(defs); print('definitions load')"
+
+ui: $(VENV)/.installed
+	$(VENV)/bin/funnel ui

@@ -1,0 +1,42 @@
+"""The acceptance command itself: `dagster asset materialize … --select '*'` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, REPO_ROOT
+from table_compare import assert_tables_match, load_expected_csv
+
+import duckdb
+
+
+@pytest.mark.slow
+def test_dagster_cli_materialize_builds_the_contract_table(tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    landing = tmp_path / "landing"
+    shutil.copytree(FIXTURES / "dirty-landing", landing)
+    db = tmp_path / "out" / "funnel.duckdb"
+    env = {**os.environ, "DAGSTER_HOME": str(home), "FUNNEL_LANDING_DIR": str(landing),
+           "FUNNEL_DUCKDB_PATH": str(db), "FUNNEL_REPORTS_DIR": str(tmp_path / "reports")}
+    dagster = Path(sys.executable).with_name("dagster")
+    proc = subprocess.run(
+        [str(dagster), "asset", "materialize", "-m", "funnel_pipeline.definitions", "--select", "*"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "RUN_SUCCESS" in proc.stderr + proc.stdout
+    con = duckdb.connect(str(db), read_only=True)
+    cur = con.execute("SELECT * FROM marts.stage_pass_rates")
+    names = [d[0] for d in cur.description]
+    actual = [dict(zip(names, r)) for r in cur.fetchall()]
+    con.close()
+    expected = load_expected_csv(FIXTURES / "dirty-landing.expected_stage_pass_rates.csv")
+    assert_tables_match(actual, expected, keys=["characteristic", "group_name", "stage"])
+    # the landing folder is never modified
+    assert sorted(p.name for p in landing.iterdir()) == sorted(p.name for p in (FIXTURES / "dirty-landing").iterdir())
