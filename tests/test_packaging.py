@@ -23,3 +23,16 @@ def test_wheel_maps_folders_under_the_package(tmp_path: Path):
     assert "funnel_pipeline/sql/marts/stage_pass_rates.sql" in names
     assert not any(n.startswith("assets/") or n.startswith("sql/") for n in names)
     assert any(n.startswith("funnel_pipeline/expectations/") for n in names)
+
+
+def test_every_subpackage_is_declared():
+    """A subpackage missing from pyproject's explicit list would silently vanish from wheels."""
+    import tomllib
+
+    declared = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {
+        "funnel_pipeline." + p.parent.relative_to(REPO_ROOT / "funnel_pipeline").as_posix().replace("/", ".")
+        for p in (REPO_ROOT / "funnel_pipeline").rglob("__init__.py")
+        if p.parent != REPO_ROOT / "funnel_pipeline"
+    }
+    assert on_disk <= declared, on_disk - declared
