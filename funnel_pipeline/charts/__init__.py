@@ -1,1 +1,41 @@
-"""Charts of the recruitment funnel: figures, PNGs for Dagster, an offline HTML report."""
+"""Charts of the recruitment funnel, for people who run recruitment, not for analysts.
+
+* `figures` — pure builders: marts frames (CONTRACT.md sections 5 and 7) → Plotly figures.
+* `render` — PNG files with content-hashed names + short markdown for Dagster metadata.
+* `report` — one self-contained, offline, interactive HTML report per run.
+* `server` — a read-only HTTP server for the charts folder (the UI fetches PNGs by URL).
+
+Nothing here touches the database: callers pass the mart tables as pandas frames.
+"""
+
+from .figures import (
+    DEFAULT_MIN_GROUP_SIZE,
+    DEFAULT_WIDTH,
+    adverse_impact_heatmap,
+    funnel_by_group,
+    funnel_overall,
+    pass_rate_trend_by_campaign,
+    pass_rates_by_entry_route,
+    pass_rates_by_group,
+    standard_figures,
+)
+from .render import chart_filename, chart_markdown, render_png, write_pngs
+from .report import report_html, write_html_report
+
+__all__ = [
+    "DEFAULT_MIN_GROUP_SIZE",
+    "DEFAULT_WIDTH",
+    "adverse_impact_heatmap",
+    "chart_filename",
+    "chart_markdown",
+    "funnel_by_group",
+    "funnel_overall",
+    "pass_rate_trend_by_campaign",
+    "pass_rates_by_entry_route",
+    "pass_rates_by_group",
+    "render_png",
+    "report_html",
+    "standard_figures",
+    "write_html_report",
+    "write_pngs",
+]

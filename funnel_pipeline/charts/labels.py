@@ -8,6 +8,7 @@ colour across every chart of a run.
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 from funnel_pipeline.contract import (
@@ -86,8 +87,23 @@ def group_label(characteristic: str, group: str) -> str:
     return _GROUP_LABELS.get((characteristic, group), group)
 
 
+def _intersection_order(characteristic: str, groups: list[str]) -> list[str]:
+    """`sex x disability` groups in the order of their parts' canonical groups."""
+    chars = [CHARACTERISTIC_BY_NAME.get(c) for c in characteristic.split(" x ")]
+
+    def key(group: str) -> tuple[int, ...]:
+        parts = group.split(" x ")
+        return tuple(
+            c.all_groups.index(p) if c and p in c.all_groups else 99 for c, p in zip(chars, parts)
+        )
+
+    return sorted(groups, key=lambda g: (key(g), g))
+
+
 def group_order(characteristic: str, groups: list[str]) -> list[str]:
     """Canonical order (reference first, Not stated last); unknown groups sorted after."""
+    if " x " in characteristic:
+        return _intersection_order(characteristic, groups)
     char = CHARACTERISTIC_BY_NAME.get(characteristic)
     canonical = list(char.all_groups) if char else []
     known = [g for g in canonical if g in groups]
@@ -122,6 +138,6 @@ def wrap(text: str, width: int) -> str:
 
 def pct(value: float | None, digits: int = 0) -> str:
     """`0.456` → `46%`; missing → `–`."""
-    if value is None or value != value:  # NaN
+    if value is None or math.isnan(value):
         return "–"
     return f"{value:.{digits}%}"

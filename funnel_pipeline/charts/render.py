@@ -1,0 +1,228 @@
+"""Figures → PNG files with content-hashed names, and the markdown that shows them.
+
+Why PNG files at all: the Dagster UI has no image metadata type, strips `<img>` and
+hides markdown of 1,000 characters or more behind a button, but renders a *short*
+markdown image link to an HTTP URL inline (docs STACK-FACTS "Showing charts in the
+Dagster UI"). So each chart is written once to a folder served over HTTP
+(`charts.server`) and the asset's metadata carries only `![Funnel](http://…/x.png)`.
+
+Why content-hashed names: every materialisation keeps pointing at its own picture; a
+re-run with identical figures reuses the file (and skips the browser entirely).
+The hash is over the figure's JSON plus the pixel size, not over the PNG bytes, which is
+what makes that skip possible.
+
+Kaleido 1.x drives a headless Chromium. Its sync server is started once per process
+(first image ~3 s, then ~0.3 s). MathJax is disabled: kaleido would otherwise load it
+from a CDN on every page, and these charts use no LaTeX.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import quote
+
+import plotly.graph_objects as go
+
+DEFAULT_BROWSER = "/usr/bin/chromium"
+DEFAULT_WIDTH = 450
+DEFAULT_HEIGHT = 400
+#: Longest wait for one image, browser start included.
+RENDER_TIMEOUT_S = 120.0
+#: The Dagster UI shows markdown inline only below this many characters.
+MARKDOWN_LIMIT = 1000
+
+_render_lock = threading.Lock()
+_start_lock = threading.Lock()
+#: Set when the kaleido server is known to be unusable in this process (see `_call`).
+_broken: str | None = None
+
+
+# --- names ----------------------------------------------------------------------------
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:40]
+    return slug or "chart"
+
+
+def figure_size(fig: go.Figure) -> tuple[int, int]:
+    """Pixel size the figure asks for (our builders always set it)."""
+    return int(fig.layout.width or DEFAULT_WIDTH), int(fig.layout.height or DEFAULT_HEIGHT)
+
+
+def chart_filename(name: str, fig: go.Figure, *, scale: float = 1.0, ext: str = "png") -> str:
+    """`<slug>_<sha256[:16]>.<ext>`: same figure and size → same name, anything else → new."""
+    width, height = figure_size(fig)
+    spec = f"{ext}|{width}|{height}|{scale:g}|".encode() + fig.to_json().encode()
+    return f"{_slug(name)}_{hashlib.sha256(spec).hexdigest()[:16]}.{ext}"
+
+
+# --- kaleido --------------------------------------------------------------------------
+
+
+def _kaleido_thread_alive() -> bool:
+    """Whether kaleido's server thread still runs.
+
+    kaleido starts the browser in a background thread; if that fails (no Chromium,
+    bad BROWSER_PATH) the thread dies and every later `calc_fig_sync` waits forever.
+    There is no public probe, so read the private attribute, and assume "alive" if
+    kaleido ever renames it (the render timeout still bounds the wait).
+    """
+    import kaleido
+
+    server = getattr(kaleido, "_global_server", None)
+    thread = getattr(server, "_thread", None)
+    return thread is None or thread.is_alive()
+
+
+def start_renderer() -> None:
+    """Start kaleido's sync server once per process (idempotent, thread-safe)."""
+    import kaleido
+
+    with _start_lock:
+        if "BROWSER_PATH" not in os.environ and Path(DEFAULT_BROWSER).exists():
+            os.environ["BROWSER_PATH"] = DEFAULT_BROWSER
+        # a no-op when this or other code already started it
+        kaleido.start_sync_server(mathjax=False, silence_warnings=True)
+
+
+def _call(fig: go.Figure, width: int, height: int, scale: float) -> bytes:
+    """One `calc_fig_sync` with a deadline, failing fast if the browser died."""
+    global _broken
+    import kaleido
+
+    if _broken:
+        raise RuntimeError(f"PNG rendering is unavailable in this process: {_broken}")
+    start_renderer()
+    out: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=1)
+
+    def work() -> None:
+        try:
+            opts = {"format": "png", "width": width, "height": height, "scale": scale}
+            out.put((True, kaleido.calc_fig_sync(fig, opts=opts)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            out.put((False, exc))
+
+    threading.Thread(target=work, name="chart-render", daemon=True).start()
+    deadline = time.monotonic() + RENDER_TIMEOUT_S
+    while True:
+        try:
+            ok, value = out.get(timeout=0.25)
+            break
+        except queue.Empty:
+            if not _kaleido_thread_alive():
+                _broken = (
+                    "kaleido's browser is not running (is Chromium installed? "
+                    f"BROWSER_PATH={os.environ.get('BROWSER_PATH')!r})"
+                )
+            elif time.monotonic() > deadline:
+                # the request may still complete later; kaleido's queue is not safe to
+                # share with a stale request, so stop using it in this process
+                _broken = f"an image took longer than {RENDER_TIMEOUT_S:g} s"
+            if _broken:
+                raise RuntimeError(f"PNG rendering failed: {_broken}")
+    if not ok:
+        raise RuntimeError(f"PNG rendering failed: {value}") from value  # type: ignore[arg-type]
+    return value  # type: ignore[return-value]
+
+
+def render_png(fig: go.Figure, *, scale: float = 1.0) -> bytes:
+    """PNG bytes of a figure at its own width and height (× `scale`)."""
+    width, height = figure_size(fig)
+    with _render_lock:  # kaleido's sync server mixes up answers of concurrent callers
+        return _call(fig, width, height, scale)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Readers (the chart server, a browser) never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_pngs(
+    figures: Mapping[str, go.Figure], folder: str | Path, *, scale: float = 1.0
+) -> dict[str, Path]:
+    """Write each figure as `<name>_<hash>.png` under `folder`; return name → path.
+
+    A file that already exists under its hashed name is the same chart and is kept
+    as it is, so re-runs cost nothing and files are never rewritten under a reader.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for name, fig in figures.items():
+        path = folder / chart_filename(name, fig, scale=scale)
+        if not path.exists():
+            _write_atomically(path, render_png(fig, scale=scale))
+        paths[name] = path
+    return paths
+
+
+# --- markdown for Dagster metadata ----------------------------------------------------
+
+
+def _alt_text(name: str) -> str:
+    text = " ".join(re.sub(r"[\[\]()]+", " ", name).split())
+    if re.fullmatch(r"[a-z0-9_]+", text):
+        text = text.replace("_", " ").capitalize()
+    return text or "Chart"
+
+
+def _url(base_url: str, filename: str) -> str:
+    if not filename or "/" in filename or "\\" in filename or filename.startswith("."):
+        raise ValueError(f"not a plain chart file name: {filename!r}")
+    return f"{base_url.rstrip('/')}/{quote(filename)}"
+
+
+def chart_markdown(
+    name_to_filename: Mapping[str, str],
+    base_url: str,
+    *,
+    report_filename: str | None = None,
+    limit: int = MARKDOWN_LIMIT,
+) -> str:
+    """Markdown image links, one per chart, guaranteed shorter than `limit` characters.
+
+    At 1,000 characters or more Dagster hides the markdown behind a button, so links
+    that do not fit are dropped from the end and replaced by a short note; an optional
+    link to the run's HTML report comes first, as it holds every chart.
+    """
+    if not base_url.strip():
+        raise ValueError("base_url is empty: the viewer's browser needs an http URL")
+    sep = "\n\n"
+
+    def more(k: int) -> str:
+        return f"*{k} more chart{'s' if k != 1 else ''} not shown here.*"
+
+    parts: list[str] = []
+    if report_filename:
+        report = f"[Interactive report (all charts)]({_url(base_url, report_filename)})"
+        if len(report) < limit:
+            parts.append(report)
+    links = [f"![{_alt_text(n)}]({_url(base_url, f)})" for n, f in name_to_filename.items()]
+    for i, link in enumerate(links):
+        after = len(links) - i - 1
+        # take a link only if the note about the ones after it would still fit too
+        if len(sep.join([*parts, link, *([more(after)] if after else [])])) >= limit:
+            if len(sep.join([*parts, more(len(links) - i)])) < limit:
+                parts.append(more(len(links) - i))
+            break
+        parts.append(link)
+    text = sep.join(parts)
+    assert len(text) < limit, "chart markdown over the Dagster inline limit"
+    return text
