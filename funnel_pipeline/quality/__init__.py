@@ -46,6 +46,11 @@ Other notes for suite authors:
 
 - Values that vary per run (e.g. the earliest valid event date) go in kwargs as
   ``{"$PARAMETER": "name"}`` and are passed as ``validate(..., expectation_parameters=…)``.
+  Give both bounds of a ``*_between`` the same type (e.g. two tz-aware datetimes): GX
+  parses a date-only string to a ``date`` and a mixed pair fails with "can't compare
+  datetime.datetime to datetime.date".
+- ``expect_column_values_to_be_of_type`` on DuckDB compares SQLAlchemy's generic type
+  names (``"String"``, ``"Integer"``…), not DuckDB's (``"VARCHAR"``).
 - ``expect_column_values_to_match_regex`` is not supported by GX on DuckDB ("Regex is
   not supported for dialect duckdb"); use ``unexpected_rows_expectation`` with
   ``regexp_matches`` in ``unexpected_rows_query`` (``{batch}`` names the batch).

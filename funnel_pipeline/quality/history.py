@@ -35,14 +35,27 @@ create table if not exists {TABLE} (
     unexpected_percent double,
     description        varchar not null,
     columns            varchar,            -- comma-separated column names checked
-    error              varchar             -- exception class when the check could not run
+    error              varchar,            -- exception class when the check could not run
+    primary key (run_id, suite, asset_key, check_name)
 )
 """
 
 _COLUMNS = (
-    "run_id", "validated_at", "suite", "asset_key", "check_name", "expectation_type",
-    "severity", "success", "observed_value", "element_count", "unexpected_count",
-    "unexpected_percent", "description", "columns", "error",
+    "run_id",
+    "validated_at",
+    "suite",
+    "asset_key",
+    "check_name",
+    "expectation_type",
+    "severity",
+    "success",
+    "observed_value",
+    "element_count",
+    "unexpected_count",
+    "unexpected_percent",
+    "description",
+    "columns",
+    "error",
 )
 
 
@@ -51,7 +64,7 @@ def ensure_table(con: Any) -> None:
     con.execute(_DDL)
 
 
-def _observed_text(value: float | int | str | None) -> str | None:
+def _observed_text(value: float | str | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
@@ -79,17 +92,6 @@ def _row(outcome: ExpectationOutcome, asset_key: str, validated_at: dt.datetime)
     )
 
 
-def _begin(con: Any) -> bool:
-    """Start a transaction unless the caller already has one open (then theirs rules)."""
-    import duckdb
-
-    try:
-        con.execute("begin transaction")
-    except duckdb.TransactionException:
-        return False
-    return True
-
-
 def record_outcomes(
     con: Any,
     outcomes: Sequence[ExpectationOutcome],
@@ -99,28 +101,19 @@ def record_outcomes(
 ) -> int:
     """Append outcomes (one row each) and return how many rows were written.
 
-    Re-recording the same run, suite and asset (a retried step) replaces its rows
-    instead of doubling them. ``validated_at`` defaults to each outcome's own time.
+    One parameterised ``INSERT OR REPLACE`` statement, so the write is atomic without
+    touching the caller's transaction state, and re-recording the same run, suite,
+    asset and check (a retried step) replaces rows instead of doubling them.
+    ``validated_at`` defaults to each outcome's own time.
     """
     if not outcomes:
         return 0
     ensure_table(con)
     rows = [_row(o, asset_key, validated_at or o.validated_at) for o in outcomes]
-    keys = sorted({(o.run_id, o.suite) for o in outcomes})
-    placeholders = ", ".join("?" for _ in _COLUMNS)
-    own_transaction = _begin(con)
-    try:
-        con.executemany(
-            f"delete from {TABLE} where run_id = ? and suite = ? and asset_key = ?",
-            [(run_id, suite, asset_key) for run_id, suite in keys],
-        )
-        con.executemany(
-            f"insert into {TABLE} ({', '.join(_COLUMNS)}) values ({placeholders})", rows
-        )
-        if own_transaction:
-            con.execute("commit")
-    except BaseException:
-        if own_transaction:
-            con.execute("rollback")
-        raise
+    row_marks = "(" + ", ".join("?" for _ in _COLUMNS) + ")"
+    con.execute(
+        f"insert or replace into {TABLE} ({', '.join(_COLUMNS)}) "
+        f"values {', '.join(row_marks for _ in rows)}",
+        [value for row in rows for value in row],
+    )
     return len(rows)

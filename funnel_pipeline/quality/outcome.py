@@ -20,7 +20,8 @@ from typing import Any
 _TYPE_NAME_OBSERVED = frozenset(
     {"expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list"}
 )
-_EXC_CLASS = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit)\w*)\s*:")
+# a traceback line naming an exception: "pkg.mod.SomeError: message"
+_EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit)\w*):\s")
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,20 @@ def error_class(exception_info: Any) -> str | None:
     for info in infos:
         if not info.get("raised_exception"):
             continue
-        lines = (info.get("exception_traceback") or "").strip().splitlines()
-        match = _EXC_CLASS.match(lines[-1]) if lines else None
-        name = match.group(1).rsplit(".", 1)[-1] if match else "Exception"
+        found = [
+            match.group(1).rsplit(".", 1)[-1]
+            for line in (info.get("exception_traceback") or "").splitlines()
+            if (match := _EXC_LINE.match(line))
+        ]
+        if not found:
+            name = "Exception"
+        elif found[0] == found[-1]:
+            name = found[-1]
+        else:  # the GX wrapper and the root cause, e.g. "MetricResolutionError (ConversionException)"
+            name = f"{found[-1]} ({found[0]})"
         if name not in names:
             names.append(name)
-    return ", ".join(names) or None
+    return "; ".join(names) or None
 
 
 def counts_from_result(expectation_type: str, result: dict[str, Any]) -> dict[str, Any]:

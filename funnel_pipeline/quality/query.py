@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import Any
 
@@ -54,8 +55,8 @@ def _scalar(value: Any) -> str:
 
 def literal(value: Any) -> str:
     """One value (or a list/tuple/set of values) as DuckDB SQL."""
-    if isinstance(value, (list, tuple, Set)):
-        items = sorted(value, key=repr) if isinstance(value, Set) else list(value)
+    if isinstance(value, (list, tuple, AbstractSet)):
+        items = sorted(value, key=repr) if isinstance(value, AbstractSet) else list(value)
         return "(" + ", ".join(_scalar(v) for v in items) + ")" if items else _EMPTY_LIST
     return _scalar(value)
 

@@ -40,7 +40,7 @@ border-radius:.6rem;font-size:.75rem;font-weight:700;letter-spacing:.03em;color:
 .badge.fail{background-color:rgb(207,34,46)}
 .badge.warn{background-color:rgb(154,103,0)}
 .badge.none{background-color:rgb(89,99,110)}
-code{font-size:.85em}a{color:#0969da}
+code{font-size:.85em}a{color:#0969da}td.desc{min-width:16rem;max-width:32rem}
 .legend{font-size:.85rem;color:#59636e}
 """
 
@@ -102,11 +102,11 @@ def run_page_name(run_id: str) -> str:
 def _page(title: str, body: str) -> str:
     # CSP: nothing may be fetched; only the inline style block applies
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        "<link rel=\"icon\" href=\"data:,\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head>\n"
         f"<body>\n{body}\n</body></html>\n"
     )
@@ -137,8 +137,7 @@ def _write(path: Path, text: str) -> None:
 def _has_history(con: Any) -> bool:
     schema, name = TABLE.split(".")
     found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? "
-        "and table_name = ?",
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, name],
     ).fetchone()
     return bool(found and found[0])
@@ -179,12 +178,27 @@ def _run_html(title: str, run: RunSummary, rows: list[tuple]) -> str:
         body_rows = "\n".join(
             f'<tr data-check="{escape(check)}">'
             f"<td>{_badge(_status(success, severity))}</td><td><code>{escape(check)}</code></td>"
-            f"{_cell(severity)}{_cell(description)}"
-            f"<td><code>{escape(etype)}</code></td>{_cell(columns)}"
+            f'{_cell(severity)}<td class="desc">{escape(description)}</td>'
+            f"<td><code>{escape(etype)}</code></td>"
+            f"{_cell(columns.replace(',', ', ') if columns else None)}"
             f"{_cell(observed if error is None else 'could not evaluate: ' + error, error is None)}"
             f"{_cell(elements, True)}{_cell(unexpected, True)}{_cell(_percent(pct), True)}</tr>"
-            for (_, _, check, etype, severity, success, observed, elements, unexpected, pct,
-                 description, columns, error, _) in items
+            for (
+                _,
+                _,
+                check,
+                etype,
+                severity,
+                success,
+                observed,
+                elements,
+                unexpected,
+                pct,
+                description,
+                columns,
+                error,
+                _,
+            ) in items
         )
         failed = sum(1 for r in items if _status(r[5], r[4]) == "fail")
         warned = sum(1 for r in items if _status(r[5], r[4]) == "warn")
@@ -226,7 +240,7 @@ def build_report(
         runs = [RunSummary(*row) for row in con.execute(_SUMMARY_SQL).fetchall()]
     if max_runs is not None:
         runs = runs[:max_runs]
-    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
     run_dir = out / "runs"
     keep: set[str] = set()

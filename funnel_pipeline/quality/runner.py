@@ -20,11 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from funnel_pipeline.quality import gx_duckdb_fix, query as query_sql
+from funnel_pipeline.quality import gx_duckdb_fix
+from funnel_pipeline.quality import query as query_sql
 from funnel_pipeline.quality.outcome import ExpectationOutcome, counts_from_result, error_class
 from funnel_pipeline.quality.suites import load_suite, specs_from_dict, suite_from_dict
 
@@ -78,9 +80,15 @@ def _batch_definition(datasource: Any, table: str | None, sql: str | None) -> tu
         raise ValueError("give exactly one of table= or query=")
     if table is not None:
         schema, _, name = table.rpartition(".")
-        asset = datasource.add_table_asset(
-            name=f"table_{table.replace('.', '_')}", table_name=name, schema_name=schema or None
-        )
+        with warnings.catch_warnings():
+            # GX 1.24 deprecates schema_name in favour of a schema in the connection
+            # configuration, which DuckDB URLs cannot carry; the version is pinned.
+            warnings.filterwarnings("ignore", message="`schema_name` is deprecated")
+            asset = datasource.add_table_asset(
+                name=f"table_{table.replace('.', '_')}",
+                table_name=name,
+                schema_name=schema or None,
+            )
         label = table
     else:
         asset = datasource.add_query_asset(name="query", query=sql)
@@ -104,7 +112,7 @@ def _dispose(datasource: Any) -> None:
 
 def validate(
     database_path: str | Path,
-    suite: "str | ExpectationSuite",
+    suite: str | ExpectationSuite,
     *,
     table: str | None = None,
     query: str | None = None,
@@ -152,7 +160,7 @@ def validate(
         except Exception as exc:
             if _is_lock_conflict(exc):
                 raise DatabaseBusyError(
-                    f"could not open {path} {'read-only' if read_only else ''}: another "
+                    f"could not open {path}{' read-only' if read_only else ''}: another "
                     "connection holds it. Close this process's own DuckDB connection to the "
                     "file before validating; another process must not be writing it."
                 ) from exc
@@ -172,15 +180,16 @@ def validate(
         if datasource is not None:
             _dispose(datasource)
 
-    validated_at = dt.datetime.now(dt.timezone.utc)
+    validated_at = dt.datetime.now(dt.UTC)
     outcomes: list[ExpectationOutcome] = []
     for item in result.results:
         config = item.expectation_config
         spec = specs[config.meta["check_name"]]
         error = error_class(item.exception_info)
         if error:
-            log.warning("check %s.%s could not be evaluated (%s)", spec.suite, spec.check_name,
-                        error)
+            log.warning(
+                "check %s.%s could not be evaluated (%s)", spec.suite, spec.check_name, error
+            )
         outcomes.append(
             ExpectationOutcome(
                 run_id=run_id,

@@ -139,7 +139,7 @@ def check_specs(name: str, directory: Path | None = None) -> list[CheckSpec]:
     return specs_from_dict(read_suite_json(name, directory))
 
 
-def suite_from_dict(data: dict[str, Any]) -> "ExpectationSuite":
+def suite_from_dict(data: dict[str, Any]) -> ExpectationSuite:
     """A fresh GX suite from its JSON form (ids dropped so it can join any context)."""
     import great_expectations as gx
 
@@ -151,6 +151,6 @@ def suite_from_dict(data: dict[str, Any]) -> "ExpectationSuite":
     return gx.ExpectationSuite(**clean)
 
 
-def load_suite(name: str, directory: Path | None = None) -> "ExpectationSuite":
+def load_suite(name: str, directory: Path | None = None) -> ExpectationSuite:
     """The named suite file as a GX ``ExpectationSuite`` (imports GX, ~5 s the first time)."""
     return suite_from_dict(read_suite_json(name, directory))
