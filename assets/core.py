@@ -83,3 +83,39 @@ def stage_outcomes(warehouse: FunnelWarehouse):
                 "orphan_applications": orphans,
                 "applications_out_of_sequence": out_of_sequence,
             })
+
+
+_OPTIONAL_DESCRIPTIONS = {
+    "campaigns": "One accepted row per campaign_id with its entry route (CONTRACT.md section 6); "
+                 "applications of campaigns without one have entry route 'Unknown'.",
+    "population": "One accepted population share per characteristic and canonical group.",
+    "interventions": "One accepted positive-action intervention per intervention_id "
+                     "(stage / campaign blank = every stage / campaign).",
+}
+_RAW_OF = {"campaigns": "campaign_rows", "population": "population_rows",
+           "interventions": "intervention_rows"}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["core", table], deps=[dg.AssetKey(["raw", _RAW_OF[table]])],
+                     description=_OPTIONAL_DESCRIPTIONS[table], kinds={"duckdb"})
+        for table in steps.OPTIONAL_CORE
+    ],
+    group_name="core",
+    can_subset=False,
+)
+def optional_inputs(warehouse: FunnelWarehouse):
+    """The optional inputs: rows rejected with a reason like event rows (incremental)."""
+    settings = warehouse.settings()
+    steps.build_optional(settings)
+    with steps.open_warehouse(settings, read_only=True) as con:
+        for table in steps.OPTIONAL_CORE:
+            yield dg.MaterializeResult(
+                asset_key=["core", table],
+                metadata={
+                    "dagster/row_count": row_count(con, f"core.{table}"),
+                    "rejected_rows": con.execute(
+                        "SELECT count(*) FROM quality.rejected_rows WHERE kind = ?", [table]
+                    ).fetchone()[0],
+                })

@@ -230,7 +230,9 @@ def vocabulary_rows() -> list[tuple[str, str, str, int | None]]:
     ethnicity prefixes are in `ethnicity_prefix`); `ethnic_minority` / `lgbt_plus` map a
     base group to the derived group; `reference_group` lists the six characteristics
     (canonical = reference group, stage_order = position) and `intersectional` the four
-    crossed in the intersectional mart, in pair order.
+    crossed in the intersectional mart, in pair order; `groups:<characteristic>` the
+    canonical groups of each of the six (stage_order = position, Not stated last);
+    `characteristic_source` the delivered column each of the six is read from.
     """
     rows: list[tuple[str, str, str, int | None]] = []
     for stage in STAGES:
@@ -256,4 +258,14 @@ def vocabulary_rows() -> list[tuple[str, str, str, int | None]]:
         rows.append(("reference_group", char.name, char.reference_group, position))
     for position, name in enumerate(INTERSECTIONAL_CHARACTERISTICS, start=1):
         rows.append(("intersectional", name, CHARACTERISTIC_BY_NAME[name].reference_group, position))
+    for char in CHARACTERISTICS:
+        rows.append(("characteristic_source", char.name, char.source, None))
+        for position, group in enumerate(char.all_groups, start=1):
+            rows.append((group_domain(char.name), group.lower(), group, position))
     return rows
+
+
+def group_domain(characteristic: str) -> str:
+    """`core.vocabulary` domain listing a characteristic's canonical groups, in order
+    (reference group first, Not stated last): spelling = lower-case group name."""
+    return f"groups:{characteristic}"

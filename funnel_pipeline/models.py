@@ -12,7 +12,7 @@ the SQL files in `sql/marts/`, which `tests/` compare column-by-column with the 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -233,6 +233,54 @@ class Application(SQLModel, table=True):
     out_of_sequence_stages: int = Field(default=0, sa_type=sa.Integer)
 
 
+class Campaign(SQLModel, table=True):
+    """One accepted campaigns row per campaign_id (CONTRACT §6): its entry route, trimmed."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = {"schema": "core"}
+    campaign_id: str = Field(primary_key=True, sa_type=Text)
+    entry_route: str = Field(sa_type=Text)
+    title: str | None = _text()
+    opened_on: date | None = Field(default=None, sa_type=sa.Date)
+    closed_on: date | None = Field(default=None, sa_type=sa.Date)
+    file_id: int = Field(sa_type=sa.Integer)  # first delivery
+    row_number: int = Field(sa_type=sa.BigInteger)
+    extra_columns: str | None = _text()
+
+
+class Population(SQLModel, table=True):
+    """One accepted population share per characteristic × canonical group (CONTRACT §6)."""
+
+    __tablename__ = "population"
+    __table_args__ = {"schema": "core"}
+    characteristic: str = Field(primary_key=True, sa_type=Text)
+    group_name: str = Field(primary_key=True, sa_type=Text)
+    population_share: float = Field(sa_type=sa.Double)
+    area: str | None = _text()
+    source: str | None = _text()
+    file_id: int = Field(sa_type=sa.Integer)
+    row_number: int = Field(sa_type=sa.BigInteger)
+    extra_columns: str | None = _text()
+
+
+class Intervention(SQLModel, table=True):
+    """One accepted positive-action intervention per intervention_id (CONTRACT §6).
+    `stage` / `campaign_id` NULL mean every stage / every campaign; `ended_on` exclusive."""
+
+    __tablename__ = "interventions"
+    __table_args__ = {"schema": "core"}
+    intervention_id: str = Field(primary_key=True, sa_type=Text)
+    name: str = Field(sa_type=Text)
+    started_on: date = Field(sa_type=sa.Date)
+    ended_on: date | None = Field(default=None, sa_type=sa.Date)
+    stage: str | None = _text()
+    stage_order: int | None = Field(default=None, sa_type=sa.Integer)
+    campaign_id: str | None = _text()
+    file_id: int = Field(sa_type=sa.Integer)
+    row_number: int = Field(sa_type=sa.BigInteger)
+    extra_columns: str | None = _text()
+
+
 class DirtyKey(SQLModel, table=True):
     """Work queue between core steps: keys whose derived rows must be recomputed.
 
@@ -269,6 +317,9 @@ ALL_TABLE_MODELS: tuple[type[SQLModel], ...] = (
     Applicant,
     StageOutcome,
     Application,
+    Campaign,
+    Population,
+    Intervention,
     DirtyKey,
 )
 

@@ -18,8 +18,21 @@ from funnel_pipeline import contract, stats, warehouse
 from funnel_pipeline.landing import IngestSummary, ingest_landing_folder
 from funnel_pipeline.settings import Settings
 
-#: marts built into `staging` and published (swapped into `marts`) together
-PASS_RATE_MARTS: tuple[str, ...] = ("stage_pass_rates",)
+#: pass-rate marts: slices of staging.group_stage_metrics (one metric definition), plus
+#: drop_out_points, which reads all four slices
+PASS_RATE_MARTS: tuple[str, ...] = (
+    "stage_pass_rates",
+    "stage_pass_rates_by_campaign",
+    "stage_pass_rates_by_entry_route",
+    "intersectional_stage_pass_rates",
+    "drop_out_points",
+)
+#: the other CONTRACT §7 tables, read straight from core
+FURTHER_MARTS: tuple[str, ...] = ("stage_durations", "representation", "intervention_effects")
+#: every mart: built into `staging` and published (swapped into `marts`) together
+MARTS: tuple[str, ...] = (*PASS_RATE_MARTS, *FURTHER_MARTS)
+#: the optional inputs of CONTRACT §6: core table → SQL file
+OPTIONAL_CORE: tuple[str, ...] = ("campaigns", "population", "interventions")
 
 
 @contextmanager
@@ -32,6 +45,8 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Iterator[d
         threads=settings.duckdb_threads,
         temp_dir=settings.duckdb_temp_dir,
     ) as con:
+        if not read_only and settings.test_pause_at:
+            con = pause_for_tests(settings, con)
         if not read_only:
             with warehouse.transaction(con):
                 warehouse.ensure_schema(con)
@@ -62,27 +77,47 @@ def build_applicants(settings: Settings) -> None:
     _run_in_transaction(settings, "core/applicants.sql")
 
 
+def build_optional(settings: Settings, tables: tuple[str, ...] = OPTIONAL_CORE) -> None:
+    """raw campaign / population / intervention rows (unprocessed files) → core tables.
+
+    One transaction for the three: they are small and read together by the marts.
+    """
+    _run_in_transaction(settings, *(f"core/{table}.sql" for table in tables))
+
+
 def build_outcomes(settings: Settings) -> None:
     """Dirty applications → core.stage_outcomes + core.applications."""
     _run_in_transaction(settings, "core/stage_outcomes.sql")
 
 
-def metric_parameters() -> dict[str, float]:
+def metric_parameters() -> dict[str, float | str]:
     return {
         "z": contract.WILSON_Z,
         "threshold": contract.ADVERSE_IMPACT_THRESHOLD,
         "alpha": contract.SIGNIFICANCE_LEVEL,
+        "unknown_route": contract.UNKNOWN_ENTRY_ROUTE,
     }
 
 
-def build_pass_rate_staging(settings: Settings, marts: tuple[str, ...] = PASS_RATE_MARTS) -> None:
-    """core.applications → staging.<mart> for every pass-rate mart (not yet published)."""
+def build_pass_rate_staging(settings: Settings, marts: tuple[str, ...] = MARTS) -> None:
+    """core → staging.<mart> for every mart (not yet published)."""
     with open_warehouse(settings) as con, warehouse.transaction(con):
-        warehouse.run_sql_file(con, "marts/funnel_cube.sql")
-        warehouse.run_sql_file(con, "marts/group_stage_counts.sql")
-        warehouse.run_sql_file(con, "marts/group_stage_metrics.sql", metric_parameters())
-        for mart in marts:
-            warehouse.run_sql_file(con, f"marts/{mart}.sql", metric_parameters())
+        build_staging_with(con, marts)
+
+
+def build_staging_with(con: duckdb.DuckDBPyConnection, marts: tuple[str, ...] = MARTS) -> None:
+    warehouse.run_sql_file(con, "marts/funnel_cube.sql")
+    warehouse.run_sql_file(con, "marts/group_stage_counts.sql", metric_parameters())
+    warehouse.run_sql_file(con, "marts/group_stage_metrics.sql", metric_parameters())
+    for mart in marts:
+        warehouse.run_sql_file(con, f"marts/{mart}.sql", metric_parameters())
+
+
+def build_marts(settings: Settings, marts: tuple[str, ...] = MARTS) -> None:
+    """Build every mart in staging and publish them, all in one transaction."""
+    with open_warehouse(settings) as con, warehouse.transaction(con):
+        build_staging_with(con, marts)
+        publish_with(con, marts)
 
 
 def publish(settings: Settings, marts: tuple[str, ...]) -> None:
@@ -111,7 +146,52 @@ def run_all(settings: Settings, run_id: str | None = None) -> IngestSummary:
     summary = ingest(settings, run_id)
     build_events(settings)
     build_applicants(settings)
+    build_optional(settings)
     build_outcomes(settings)
-    build_pass_rate_staging(settings)
-    publish(settings, PASS_RATE_MARTS)
+    build_marts(settings)
+    from funnel_pipeline.publish import publication, summary
+
+    summary.write_summary(settings)
+    publication.build_publication(settings)
+    publication.export_publication(settings)
     return summary
+
+
+def pause_for_tests(settings: Settings, con: duckdb.DuckDBPyConnection):
+    """TEST-ONLY hook (FUNNEL_TEST_PAUSE_AT; tests/test_operations_kill.py kills the run here).
+
+    Wraps a write connection so that, just before a COMMIT, the step writes the marker
+    file `<duckdb file>.paused-<point>` and sleeps, holding its transaction open:
+    `ingest` = before committing the 2nd landing file copied by this connection (the 1st
+    is committed), `marts` = after the marts were replaced in the publish transaction.
+    Inert unless the setting is non-empty; never set it in production.
+    """
+    import re
+    import time
+
+    point = settings.test_pause_at
+
+    class _Pausing:
+        def __init__(self) -> None:
+            self._pending: list[str] = []
+            self._copied = 0
+
+        def execute(self, sql, *args, **kwargs):
+            text = sql.strip().upper() if isinstance(sql, str) else ""
+            if text.startswith("COMMIT"):
+                copied = any(re.match(r"INSERT INTO RAW\.\w+_ROWS", q) for q in self._pending)
+                self._copied += copied
+                if ((point == "ingest" and copied and self._copied == 2)
+                        or (point == "marts" and any(q.startswith("CREATE OR REPLACE TABLE MARTS.")
+                                                     for q in self._pending))):
+                    Path(f"{settings.duckdb_path}.paused-{point}").write_text(point)
+                    time.sleep(600)
+                self._pending = []
+            elif text:
+                self._pending.append(text)
+            return con.execute(sql, *args, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(con, name)
+
+    return _Pausing()

@@ -54,3 +54,39 @@ CREATE OR REPLACE TEMP MACRO whole_row(r) AS json_merge_patch(
 -- the six contract fields exactly as delivered.
 CREATE OR REPLACE TEMP MACRO delivered_content(r) AS
     [r.event_id, r.applicant_id, r.campaign_id, r.stage, r.outcome, r.occurred_at];
+
+-- Canonical group of a population row's group_name (CONTRACT.md section 6), or NULL when
+-- it is not in section 2: a canonical group name of the characteristic (the derived ones
+-- are plain Yes / No; Not stated included), else a recognised, stated spelling of its
+-- source column (an alias, a detailed ONS label), mapped to the derived group if needed.
+CREATE OR REPLACE TEMP MACRO population_group(characteristic_name, value) AS coalesce(
+    (SELECT v.canonical FROM core.vocabulary v
+      WHERE v.domain = 'groups:' || characteristic_name AND v.spelling = vocab_key(value)),
+    (SELECT CASE
+                WHEN NOT group_recognised(src.canonical, value)
+                     OR canonical_group(src.canonical, value) = 'Not stated' THEN NULL
+                WHEN src.canonical = characteristic_name THEN canonical_group(src.canonical, value)
+                ELSE derived_group(characteristic_name, canonical_group(src.canonical, value))
+            END
+       FROM core.vocabulary src
+      WHERE src.domain = 'characteristic_source' AND src.spelling = characteristic_name));
+
+-- What "same content" compares for a campaigns / population / interventions row: the
+-- contract columns exactly as delivered (as for events).
+CREATE OR REPLACE TEMP MACRO campaign_content(r) AS
+    [r.campaign_id, r.entry_route, r.title, r.opened_on, r.closed_on];
+CREATE OR REPLACE TEMP MACRO population_content(r) AS
+    [r.characteristic, r.group_name, r.population_share, r.area, r.source];
+CREATE OR REPLACE TEMP MACRO intervention_content(r) AS
+    [r.intervention_id, r.name, r.started_on, r.ended_on, r.stage, r.campaign_id];
+
+-- The six characteristic columns of a row holding them (core.applications, the cube).
+CREATE OR REPLACE TEMP MACRO group_of(characteristic_name, c) AS
+    CASE characteristic_name
+        WHEN 'sex' THEN c.sex
+        WHEN 'ethnicity' THEN c.ethnicity
+        WHEN 'ethnic_minority' THEN c.ethnic_minority
+        WHEN 'disability' THEN c.disability
+        WHEN 'sexual_orientation' THEN c.sexual_orientation
+        WHEN 'lgbt_plus' THEN c.lgbt_plus
+    END;

@@ -7,6 +7,10 @@
 --   stage_pass_rates                — all campaigns; six characteristics + 'all'
 --   intersectional_stage_pass_rates — all campaigns; pairs of the four intersectional
 --                                     characteristics, e.g. 'sex x ethnic_minority'
+--   stage_pass_rates_by_campaign    — segment = campaign_id (+ its entry_route)
+--   stage_pass_rates_by_entry_route — segment = entry_route
+-- An application's entry route is that of its campaign's accepted core.campaigns row,
+-- else 'Unknown' (bound as unknown_route), reported like any other route.
 -- `comparable` is false where CONTRACT.md §5/§7 forbid a ratio/test: 'all', Not stated
 -- (or a pair containing it). The reference group is handled in the metric step.
 
@@ -24,21 +28,26 @@ JOIN core.vocabulary AS second
   ON second.domain = 'intersectional' AND second.stage_order > first.stage_order
 WHERE first.domain = 'intersectional';
 
-CREATE OR REPLACE TEMP MACRO group_of(characteristic_name, c) AS
-    CASE characteristic_name
-        WHEN 'sex' THEN c.sex
-        WHEN 'ethnicity' THEN c.ethnicity
-        WHEN 'ethnic_minority' THEN c.ethnic_minority
-        WHEN 'disability' THEN c.disability
-        WHEN 'sexual_orientation' THEN c.sexual_orientation
-        WHEN 'lgbt_plus' THEN c.lgbt_plus
-    END;
+-- group_of(characteristic, row) is in macros.sql.
 
 CREATE OR REPLACE TABLE staging.group_stage_counts AS
-WITH cube AS (
-    SELECT c.*, 'stage_pass_rates' AS source_table,
-           NULL::VARCHAR AS segment_campaign_id, NULL::VARCHAR AS segment_entry_route
+WITH routed AS (
+    SELECT c.*, coalesce(k.entry_route, $unknown_route) AS route
     FROM staging.funnel_cube AS c
+    LEFT JOIN core.campaigns AS k ON k.campaign_id = c.campaign_id
+),
+cube AS (
+    SELECT r.* EXCLUDE (route), 'stage_pass_rates' AS source_table,
+           NULL::VARCHAR AS segment_campaign_id, NULL::VARCHAR AS segment_entry_route
+    FROM routed AS r
+    UNION ALL
+    SELECT r.* EXCLUDE (route), 'stage_pass_rates_by_campaign',
+           r.campaign_id, r.route
+    FROM routed AS r
+    UNION ALL
+    SELECT r.* EXCLUDE (route), 'stage_pass_rates_by_entry_route',
+           NULL::VARCHAR, r.route
+    FROM routed AS r
 ),
 single AS (
     SELECT cube.source_table, cube.segment_campaign_id, cube.segment_entry_route,

@@ -1,0 +1,107 @@
+-- core.interventions — grain: intervention_id (CONTRACT.md section 6). stage is canonical
+-- (NULL = every stage), campaign_id trimmed (NULL = every campaign), dates at 00:00 UTC,
+-- ended_on exclusive. Also writes quality.rejected_rows (kind 'interventions') and
+-- quality.conflicting_keys.
+--
+-- Incremental: consumes interventions files not yet processed and recomputes every
+-- intervention_id they mention over all loaded interventions files (they are small).
+--
+-- A row is rejected, first rule wins:
+--   1. intervention_id / name / started_on blank → 'missing required field: <name>'
+--   2. started_on / ended_on not YYYY-MM-DD        → '<column> cannot be parsed'
+--   3. stage given but not in the vocabulary       → 'stage not in vocabulary'
+--   4. intervention_id seen with other content (contract columns as delivered; every
+--      copy)                                      → 'conflicting duplicate intervention_id'
+
+CREATE OR REPLACE TEMP TABLE batch_files AS
+SELECT file_id, file_name
+FROM raw.landing_files
+WHERE kind = 'interventions' AND status IN ('loaded', 'duplicate') AND processed_at IS NULL;
+
+CREATE OR REPLACE TEMP TABLE judged_rows AS
+WITH typed AS (
+    SELECT
+        r.file_id, r.row_number, f.file_name, r.extra_columns,
+        f.file_id IN (SELECT file_id FROM batch_files) AS in_batch,
+        clean(r.intervention_id) AS key_value,
+        clean(r.name)            AS name,
+        clean(r.started_on) IS NULL AS started_blank,
+        parse_date(r.started_on) AS started_on,
+        parse_date(r.ended_on)   AS ended_on,
+        clean(r.ended_on) IS NOT NULL AND parse_date(r.ended_on) IS NULL AS ended_bad,
+        clean(r.stage) IS NOT NULL AS stage_given,
+        st.canonical   AS stage,
+        st.stage_order AS stage_order,
+        clean(r.campaign_id) AS campaign_id,
+        intervention_content(r) AS content
+    FROM raw.intervention_rows AS r
+    JOIN raw.landing_files AS f USING (file_id)
+    LEFT JOIN core.vocabulary AS st ON st.domain = 'stage' AND st.spelling = vocab_key(r.stage)
+    WHERE f.kind = 'interventions' AND f.status IN ('loaded', 'duplicate')
+)
+SELECT *,
+    CASE
+        WHEN key_value IS NULL               THEN 'missing required field: intervention_id'
+        WHEN name IS NULL                    THEN 'missing required field: name'
+        WHEN started_blank                   THEN 'missing required field: started_on'
+        WHEN started_on IS NULL              THEN 'started_on cannot be parsed'
+        WHEN ended_bad                       THEN 'ended_on cannot be parsed'
+        WHEN stage_given AND stage IS NULL   THEN 'stage not in vocabulary'
+    END AS reject_reason
+FROM typed;
+
+INSERT INTO quality.rejected_rows (file_id, row_number, kind, file_name, reason, row_data, rejected_at)
+SELECT j.file_id, j.row_number, 'interventions', j.file_name, j.reject_reason, whole_row(r), now()
+FROM judged_rows AS j
+JOIN raw.intervention_rows AS r USING (file_id, row_number)
+WHERE j.in_batch AND j.reject_reason IS NOT NULL;
+
+CREATE OR REPLACE TEMP TABLE affected_keys AS
+SELECT DISTINCT key_value FROM judged_rows WHERE in_batch AND reject_reason IS NULL;
+
+CREATE OR REPLACE TEMP TABLE key_conflicts AS
+SELECT key_value
+FROM judged_rows
+WHERE reject_reason IS NULL AND key_value IN (SELECT key_value FROM affected_keys)
+GROUP BY key_value
+HAVING count(DISTINCT content) > 1
+UNION
+SELECT key_value FROM quality.conflicting_keys
+WHERE kind = 'interventions' AND key_value IN (SELECT key_value FROM affected_keys);
+
+INSERT INTO quality.rejected_rows (file_id, row_number, kind, file_name, reason, row_data, rejected_at)
+SELECT j.file_id, j.row_number, 'interventions', j.file_name,
+       'conflicting duplicate intervention_id', whole_row(r), now()
+FROM judged_rows AS j
+JOIN raw.intervention_rows AS r USING (file_id, row_number)
+WHERE j.reject_reason IS NULL
+  AND j.key_value IN (SELECT key_value FROM key_conflicts)
+  AND NOT EXISTS (SELECT 1 FROM quality.rejected_rows AS q
+                  WHERE q.file_id = j.file_id AND q.row_number = j.row_number);
+
+INSERT INTO quality.conflicting_keys (kind, key_value)
+SELECT 'interventions', key_value FROM key_conflicts
+EXCEPT SELECT kind, key_value FROM quality.conflicting_keys;
+
+DELETE FROM core.interventions WHERE intervention_id IN (SELECT key_value FROM affected_keys);
+
+INSERT INTO core.interventions
+    (intervention_id, name, started_on, ended_on, stage, stage_order, campaign_id,
+     file_id, row_number, extra_columns)
+SELECT key_value, first.name, first.started_on, first.ended_on, first.stage, first.stage_order,
+       first.campaign_id, first.file_id, first.row_number, first.extra_columns
+FROM (
+    SELECT key_value,
+           arg_min({'name': name, 'started_on': started_on, 'ended_on': ended_on,
+                    'stage': stage, 'stage_order': stage_order, 'campaign_id': campaign_id,
+                    'file_id': file_id, 'row_number': row_number, 'extra_columns': extra_columns},
+                   {'file_name': file_name, 'row_number': row_number}) AS first
+    FROM judged_rows
+    WHERE reject_reason IS NULL
+      AND key_value IN (SELECT key_value FROM affected_keys)
+      AND key_value NOT IN (SELECT key_value FROM key_conflicts)
+    GROUP BY key_value
+);
+
+UPDATE raw.landing_files SET processed_at = now()
+WHERE file_id IN (SELECT file_id FROM batch_files);

@@ -1,0 +1,15 @@
+-- marts.stage_pass_rates_by_campaign (built in staging, published by swap) — CONTRACT.md §7.
+-- Grain: campaign × characteristic (and 'all') × group × stage, for every group with at
+-- least one application in the campaign. Every figure (pending, cumulative rate,
+-- reference rate, ratio, test) is computed within the campaign: see group_stage_metrics.sql.
+
+CREATE OR REPLACE TABLE staging.stage_pass_rates_by_campaign AS
+SELECT
+    campaign_id, entry_route,
+    characteristic, group_name, stage, stage_order,
+    entered, passed, failed, withdrawn, pending,
+    pass_rate, pass_rate_ci_low, pass_rate_ci_high, cumulative_pass_rate,
+    reference_group, adverse_impact_ratio, fisher_p_value, flagged
+FROM staging.group_stage_metrics
+WHERE source_table = 'stage_pass_rates_by_campaign'
+ORDER BY campaign_id, characteristic = 'all' DESC, characteristic, group_name, stage_order;

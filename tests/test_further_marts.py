@@ -1,0 +1,442 @@
+"""CONTRACT.md sections 6 and 7: optional inputs, further marts, publication export.
+
+Every test runs the real steps on a real DuckDB file in tmp_path and compares with
+figures computed independently: the expected CSVs of tests/fixtures, or tests/oracle.py
+(pure Python + scipy/statsmodels, no DuckDB, no funnel_pipeline import) on a landing
+folder written by the test itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from statsmodels.stats.multitest import multipletests
+
+import oracle
+from conftest import APPLICANT_HEADER, EVENT_HEADER, FIXTURES, read_table, write_csv
+from table_compare import assert_same_order, assert_tables_match, load_expected_csv
+from test_oracle import TABLE_KEYS
+
+from funnel_pipeline import steps
+from funnel_pipeline.publish import disclosure, publication, summary
+
+OPTIONAL_EXPECTED = FIXTURES / "optional-landing.expected"
+SECTION_7 = [t for t in TABLE_KEYS if t != "stage_pass_rates"]
+CAMPAIGN_HEADER = ["campaign_id", "entry_route", "title", "opened_on", "closed_on"]
+POPULATION_HEADER = ["characteristic", "group_name", "population_share", "area", "source"]
+INTERVENTION_HEADER = ["intervention_id", "name", "started_on", "ended_on", "stage", "campaign_id"]
+
+
+def _order_by(table: str) -> str | None:
+    return None if table == "drop_out_points" else ", ".join(TABLE_KEYS[table])
+
+
+def _check_against(settings, expected: dict[str, list[dict]], tables) -> None:
+    for table in tables:
+        actual = read_table(settings, f"marts.{table}", order_by=_order_by(table))
+        assert_tables_match(actual, expected[table], TABLE_KEYS[table])
+        if table == "drop_out_points":
+            assert_same_order(actual, expected[table], TABLE_KEYS[table])
+
+
+# --- the contract's example ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def optional_run(tmp_path_factory):
+    from funnel_pipeline.settings import Settings
+
+    tmp = tmp_path_factory.mktemp("optional")
+    settings = Settings(landing_dir=FIXTURES / "optional-landing", duckdb_path=tmp / "f.duckdb",
+                        reports_dir=tmp / "reports", duckdb_memory_limit="1GB")
+    steps.run_all(settings)
+    return settings
+
+
+@pytest.mark.parametrize("table", sorted(TABLE_KEYS))
+def test_optional_landing_matches_expected(optional_run, table):
+    expected = load_expected_csv(OPTIONAL_EXPECTED / f"{table}.csv")
+    actual = read_table(optional_run, f"marts.{table}")
+    assert list(actual[0]) == list(expected[0]), "columns and their order as in the contract"
+    assert_tables_match(actual, expected, TABLE_KEYS[table])
+    if table == "drop_out_points":
+        assert_same_order(actual, expected, TABLE_KEYS[table])
+
+
+def test_optional_rejections(optional_run):
+    rejected = {(r["kind"], r["reason"]) for r in read_table(optional_run, "quality.rejected_rows")}
+    assert ("campaigns", "missing required field: entry_route") in rejected
+    assert ("population", "population_share cannot be parsed") in rejected
+    assert ("interventions", "started_on cannot be parsed") in rejected
+
+
+def test_holm_matches_statsmodels(optional_run):
+    """holm_p_value = statsmodels multipletests(method='holm') per source table family."""
+    holm = {}
+    for table in ("stage_pass_rates", "stage_pass_rates_by_campaign",
+                  "stage_pass_rates_by_entry_route", "intersectional_stage_pass_rates"):
+        rows = [r for r in read_table(optional_run, f"marts.{table}")
+                if r["fisher_p_value"] is not None]
+        adjusted = multipletests([r["fisher_p_value"] for r in rows], method="holm")[1]
+        for r, p in zip(rows, adjusted):
+            holm[(table, r.get("campaign_id"), r.get("entry_route"), r["characteristic"],
+                  r["group_name"], r["stage"])] = p
+    points = read_table(optional_run, "marts.drop_out_points")
+    assert points
+    for r in points:
+        key = (r["source_table"], r["campaign_id"], r["entry_route"], r["characteristic"],
+               r["group_name"], r["stage"])
+        assert r["holm_p_value"] == pytest.approx(holm[key], abs=1e-12)
+
+
+def test_summary_names_top_drop_out(optional_run):
+    path = Path(optional_run.reports_dir) / summary.SUMMARY_NAME
+    text = path.read_text(encoding="utf-8")
+    assert len(text.encode()) < 4096
+    top = read_table(optional_run, "marts.drop_out_points")[0]
+    assert f"**{top['group_name']}**" in text and top["stage"] in text
+    assert "Small sample" in text or "Weak" in text or "Strong" in text
+
+
+def test_rebuild_is_idempotent(optional_run):
+    before = {t: read_table(optional_run, f"marts.{t}", order_by=_order_by(t)) for t in TABLE_KEYS}
+    rejected = len(read_table(optional_run, "quality.rejected_rows"))
+    steps.run_all(optional_run)
+    for t in TABLE_KEYS:
+        assert read_table(optional_run, f"marts.{t}", order_by=_order_by(t)) == before[t]
+    assert len(read_table(optional_run, "quality.rejected_rows")) == rejected
+
+
+# --- a landing folder built here: edge cases -------------------------------------------
+
+SEXES = ["Male", "F", "m", "Woman", "", "Prefer not to say"]
+ETHNICITIES = ["White", "White: Irish", "Asian or Asian British: Indian", "Black", "White",
+               "Arab", "white", "Asian"]
+
+
+def _ts(day: int, hour: int = 9) -> str:
+    return f"2021-{1 + day // 28:02d}-{1 + day % 28:02d}T{hour:02d}:00:00Z"
+
+
+def build_edge_landing(folder: Path, *, route_c1: str = "PCDA") -> Path:
+    """~90 people over four campaigns with planted gaps and every edge the contract names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    applicants, events = [], []
+    n_event = 0
+
+    def ev(person: str, campaign: str, stage: str, outcome: str, at: str) -> None:
+        nonlocal n_event
+        n_event += 1
+        events.append([f"E{n_event:05d}", person, campaign, stage, outcome, at])
+
+    for i in range(90):
+        person = f"P{i:03d}"
+        if i % 17 != 5:  # a few people have no applicants row (Not stated everywhere)
+            applicants.append([person, SEXES[i % 6], ETHNICITIES[i % 8],
+                               "Yes" if i % 11 == 0 else "No",
+                               "Bisexual" if i == 38 else  # withdraws at application: n = 0
+                               "Gay man" if i % 13 == 0 else ("Straight" if i % 5 else "")])
+        campaign = ["C1", "C2", "C3", "C9"][i % 4]
+        female = SEXES[i % 6] in ("F", "Woman")
+        asian = "Asian" in ETHNICITIES[i % 8]
+        ev(person, campaign, "Apply", "passed" if i % 19 else "withdrawn", _ts(i % 20))
+        if i % 19 == 0:
+            continue
+        sift_pass = (i % 7 != 0) if not (female or asian) else (i % 3 == 0)
+        if i % 23 == 1:  # outcome exactly on an intervention window edge
+            sift_at = "2021-03-01T00:00:00Z"
+        elif i % 23 == 2:
+            sift_at = "2021-02-28T23:59:59Z"
+        elif i % 23 == 3:
+            sift_at = "2021-03-01T00:30:00+01:00"  # = 2021-02-28 23:30 UTC
+        else:
+            sift_at = _ts(30 + i % 40, 10)
+        ev(person, campaign, "paper sift", "passed" if sift_pass else "failed", sift_at)
+        if i % 29 == 4:  # a tie: same occurred_at, the greatest event_id wins
+            ev(person, campaign, "sift", "failed" if sift_pass else "passed", sift_at)
+        if not sift_pass:
+            continue
+        # negative duration: the assessment outcome dated before the sift pass
+        assess_at = _ts(10, 8) if i % 31 == 3 else _ts(75 + i % 30, 11)
+        ev(person, campaign, "SEARCH", "pass" if i % 4 else "fail", assess_at)
+        if i % 4 == 0:
+            continue
+        if i % 9 == 0:
+            continue  # pending at vetting
+        ev(person, campaign, "vetting check", "withdrew" if i % 10 == 1 else "passed", _ts(110 + i % 20))
+        if i % 10 == 1:
+            continue
+        ev(person, campaign, "offer", "successful" if i % 6 else "failed", _ts(140 + i % 30))
+    write_csv(folder / "applicants_01.csv", APPLICANT_HEADER, applicants)
+    write_csv(folder / "events_01.csv", EVENT_HEADER, events)
+    write_csv(folder / "events_01_resend.csv", EVENT_HEADER, events[:40])  # identical re-delivery
+    write_csv(folder / "campaigns_01.csv", CAMPAIGN_HEADER, [
+        ["C1", f" {route_c1} ", "Intake 1", "2021-01-01", "2021-02-01"],
+        ["C2", "DHEP", "Intake 2", "2021-01-05", ""],
+        ["C9", "Police Now", "Intake 9", "", ""],
+        ["C7", "", "blank route", "", ""],
+        ["C8", "Transferee", "bad date", "01/02/2021", ""],
+    ])
+    write_csv(folder / "campaigns_02.csv", CAMPAIGN_HEADER, [
+        ["C2", "DHEP", "Intake 2", "2021-01-05", ""],      # identical copy: counts once
+        ["C9", "Transferee", "Intake 9", "", ""],         # conflicting: C9 becomes Unknown
+    ])
+    write_csv(folder / "population.csv", POPULATION_HEADER, [
+        ["sex", "Male", "0.49", "Area", "census"],
+        ["Sex", "F", "0.51", "Area", "census"],           # alias
+        ["ethnicity", "White", "0.8", "", ""],
+        ["ethnicity", "Mixed", "0.03", "", ""],           # a group with no applications
+        ["ethnic_minority", "yes", "0.2", "", ""],        # derived, case-insensitive
+        ["disability", "Yes", "0", "", ""],               # zero share → NULL ratios
+        ["lgbt_plus", "No", "1.5", "", ""],               # outside [0, 1]
+        ["religion", "None", "0.3", "", ""],              # unknown characteristic
+        ["sexual_orientation", "Pansexual", "0.01", "", ""],  # unknown group
+    ])
+    write_csv(folder / "interventions.csv", INTERVENTION_HEADER, [
+        ["I1", "Sift coaching", "2021-03-01", "", "Shortlisting", ""],
+        ["I2", "Mentoring (C2 only)", "2021-02-01", "2021-03-01", "", "C2"],
+        ["I3", "Bad stage", "2021-02-01", "", "interview", ""],
+        ["I4", "Nobody decided", "2030-01-01", "", "vetting", "C3"],
+    ])
+    return folder
+
+
+@pytest.fixture
+def edge_run(tmp_path, make_settings):
+    landing = build_edge_landing(tmp_path / "landing")
+    settings = make_settings(landing)
+    steps.run_all(settings)
+    return settings, oracle.compute_all(landing)
+
+
+def test_edge_landing_matches_oracle(edge_run):
+    settings, expected = edge_run
+    assert expected["drop_out_points"], "the planted gaps must produce flagged rows"
+    assert any(r["entry_route"] == "Unknown" for r in expected["stage_pass_rates_by_entry_route"])
+    assert any(r["pass_rate"] is None for r in expected["stage_pass_rates_by_campaign"])
+    assert any(r["n"] == 0 for r in expected["stage_durations"])
+    assert any(r["fisher_p_value"] is None and r["decided_before"] + r["decided_after"] > 0
+               for r in expected["intervention_effects"])
+    _check_against(settings, expected, TABLE_KEYS)
+
+
+def test_edge_optional_inputs(edge_run):
+    settings, _ = edge_run
+    routes = {r["campaign_id"]: r["entry_route"] for r in read_table(settings, "core.campaigns")}
+    assert routes == {"C1": "PCDA", "C2": "DHEP"}
+    reasons = {(r["kind"], r["reason"]) for r in read_table(settings, "quality.rejected_rows")}
+    assert {("campaigns", "conflicting duplicate campaign_id"),
+            ("campaigns", "missing required field: entry_route"),
+            ("campaigns", "opened_on cannot be parsed"),
+            ("population", "population_share outside [0, 1]"),
+            ("population", "characteristic not in vocabulary"),
+            ("population", "group_name not in vocabulary"),
+            ("interventions", "stage not in vocabulary")} <= reasons
+    population = {(r["characteristic"], r["group_name"]) for r in read_table(settings, "core.population")}
+    assert ("sex", "Female") in population and ("ethnic_minority", "Yes") in population
+    effects = read_table(settings, "marts.intervention_effects")
+    assert {r["intervention_id"] for r in effects} == {"I1", "I2", "I4"}
+    # I4 starts in the future: every outcome is before it, so no test
+    assert all(r["decided_after"] == 0 and r["fisher_p_value"] is None
+               for r in effects if r["intervention_id"] == "I4")
+
+
+def test_incremental_campaign_file_changes_routes(tmp_path, make_settings):
+    """A later campaigns file that conflicts turns an accepted route into Unknown."""
+    landing = build_edge_landing(tmp_path / "landing")
+    late = landing / "campaigns_02.csv"
+    held_back = tmp_path / "campaigns_02.csv"
+    shutil.move(late, held_back)
+    settings = make_settings(landing)
+    steps.run_all(settings)
+    assert {r["campaign_id"] for r in read_table(settings, "core.campaigns")} == {"C1", "C2", "C9"}
+    shutil.move(held_back, late)
+    steps.run_all(settings)
+    _check_against(settings, oracle.compute_all(landing), TABLE_KEYS)
+
+
+# --- publication: disclosure control and export ----------------------------------------
+
+
+def _read_export_csv(settings) -> list[dict[str, str]]:
+    path = Path(settings.reports_dir) / "exports" / "annual_publication.csv"
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _solvable_cells(rows: list[dict[str, str]]) -> list[tuple]:
+    """Suppressed cells a reader could solve for from the published table (linear algebra).
+
+    Relations a reader knows: in each characteristic, year and count, the groups add up
+    to the Total row (the same Total on every sheet); a derived characteristic's groups
+    are sums of its source characteristic's (ethnic_minority No = White, Yes = Asian +
+    Black + Mixed + Other, Not stated = Not stated; lgbt_plus likewise).
+    """
+    derived = {
+        "ethnic_minority": ("ethnicity", {"No": ["White"], "Yes": ["Asian", "Black", "Mixed", "Other"],
+                                          "Not stated": ["Not stated"]}),
+        "lgbt_plus": ("sexual_orientation", {"No": ["Heterosexual"],
+                                             "Yes": ["Gay or Lesbian", "Bisexual", "Other"],
+                                             "Not stated": ["Not stated"]}),
+    }
+
+    def key(r, m):
+        return ("Total", r["year"], m) if r["group_name"] == "Total" else (
+            r["characteristic"], r["group_name"], r["year"], m)
+
+    values, unknown = {}, []
+    for r in rows:
+        for m in publication.MEASURES:
+            k = key(r, m)
+            if r[m] == "[c]":
+                if k not in values:
+                    unknown.append(k)
+                values[k] = None
+            else:
+                values[k] = int(r[m])
+    index = {k: i for i, k in enumerate(unknown)}
+    equations = []  # (coefficients over unknowns) — known parts only shift the constant
+
+    def add(total, parts):
+        coeff = np.zeros(len(unknown))
+        for k, sign in [(total, 1)] + [(p, -1) for p in parts]:
+            if k in index:
+                coeff[index[k]] += sign
+        if coeff.any():
+            equations.append(coeff)
+
+    by = {}
+    for r in rows:
+        by.setdefault((r["characteristic"], r["year"]), []).append(r)
+    for (characteristic, year), group_rows in by.items():
+        for m in publication.MEASURES:
+            add(("Total", year, m), [key(r, m) for r in group_rows if r["group_name"] != "Total"])
+            if characteristic in derived:
+                source, mapping = derived[characteristic]
+                for group, parts in mapping.items():
+                    add((characteristic, group, year, m), [(source, p, year, m) for p in parts])
+    if not equations or not unknown:
+        return []
+    a = np.array(equations)
+    rank = np.linalg.matrix_rank(a)
+    solvable = []
+    for k, i in index.items():
+        e = np.zeros(len(unknown))
+        e[i] = 1
+        if np.linalg.matrix_rank(np.vstack([a, e])) == rank:
+            solvable.append(k)
+    return solvable
+
+
+def _assert_disclosure_safe(rows: list[dict[str, str]], threshold: int) -> None:
+    assert rows
+    for r in rows:
+        for m in publication.MEASURES:
+            if r[m] != "[c]":
+                assert not 1 <= int(r[m]) < threshold, (r["characteristic"], r["group_name"], m, r[m])
+        for rate, (num, den) in publication.RATES.items():
+            if "[c]" in (r[num], r[den]):
+                assert r[rate] == "[c]"
+        # differencing stages: a shown count subtracted from a shown count that contains
+        # it must not reveal a small number either
+        for outer, inner in publication.NESTED_MEASURES:
+            if "[c]" not in (r[outer], r[inner]):
+                assert not 1 <= int(r[outer]) - int(r[inner]) < threshold
+    assert _solvable_cells(rows) == []
+
+
+@pytest.mark.parametrize("threshold", [5, 10])
+def test_publication_suppression(tmp_path, make_settings, threshold):
+    import dataclasses
+
+    landing = build_edge_landing(tmp_path / "landing")
+    settings = dataclasses.replace(make_settings(landing), suppression_threshold=threshold)
+    steps.run_all(settings)
+    rows = _read_export_csv(settings)
+    assert any(r[m] == "[c]" for r in rows for m in publication.MEASURES)
+    _assert_disclosure_safe(rows, threshold)
+    # shown counts are the true counts (independent: oracle's funnel applications)
+    apps = oracle.build_applications(oracle.load_events(landing).accepted,
+                                     oracle.load_applicants(landing), oracle.load_campaigns(landing))
+    totals = {}
+    for a in apps:
+        year = str(a.outcomes["application"].occurred_at.year)
+        totals[year] = totals.get(year, 0) + 1
+    for r in rows:
+        if r["group_name"] == "Total" and r["applicants"] != "[c]":
+            assert int(r["applicants"]) == totals[r["year"]]
+    # the unsuppressed counts stay in the database, nothing else is exported
+    exports = sorted(p.name for p in (Path(settings.reports_dir) / "exports").iterdir())
+    assert exports == ["annual_publication.csv", "annual_publication.xlsx"]
+
+
+def test_publication_optional_landing_safe(optional_run):
+    _assert_disclosure_safe(_read_export_csv(optional_run), optional_run.suppression_threshold)
+
+
+def test_disclosure_secondary_suppression_unit():
+    counts = {"t": 20, "a": 3, "b": 9, "c": 8, "same": 9}
+    relations = [disclosure.Relation("t", ("a", "b", "c")), disclosure.Relation("same", ("b",))]
+    hidden = disclosure.suppress(counts, relations, nested=[], threshold=5)
+    assert "a" in hidden and len(hidden & {"b", "c"}) >= 1
+    assert ("b" in hidden) == ("same" in hidden)
+    assert disclosure.suppress({"x": 12, "y": 10}, [], [("x", "y")], 5) == {"y"}
+    assert disclosure.suppress({"x": 0}, [], [], 5) == set()
+
+
+FORMULAS = ["=HYPERLINK(\"http://example.invalid\",\"x\")", "+SUM(1,2)", "-2+3", "@cmd"]
+
+
+def test_formula_like_input_exported_as_text(tmp_path, make_settings):
+    from openpyxl import load_workbook
+
+    landing = build_edge_landing(tmp_path / "landing", route_c1=FORMULAS[0])
+    extra = [[f"C{10 + i}", value, "", "", ""] for i, value in enumerate(FORMULAS[1:])]
+    write_csv(landing / "campaigns_03.csv", CAMPAIGN_HEADER, extra)
+    settings = make_settings(landing)
+    steps.run_all(settings)
+    xlsx = Path(settings.reports_dir) / "exports" / "annual_publication.xlsx"
+    workbook = load_workbook(xlsx)  # formulas would load as '=…' with data_type 'f'
+    sheet = workbook["entry_route"]
+    seen = {}
+    for row in sheet.iter_rows(min_row=2):
+        cell = row[0]
+        seen[cell.value] = cell.data_type
+    assert seen[FORMULAS[0]] == "s"
+    for name, data_type in seen.items():
+        assert data_type == "s", (name, data_type)
+    with zipfile.ZipFile(xlsx) as archive:
+        for member in archive.namelist():
+            if member.startswith("xl/worksheets/"):
+                assert "<f>" not in archive.read(member).decode("utf-8")
+    csv_routes = {r["group_name"] for r in _read_export_csv(settings)
+                  if r["characteristic"] == "entry_route"}
+    assert "'" + FORMULAS[0] in csv_routes
+    assert not any(v.startswith(("=", "+", "-", "@")) for v in csv_routes)
+
+
+def test_dagster_job_materialises_sections_6_and_7(dagster_home, make_settings):
+    from conftest import materialize_all
+
+    settings = make_settings(FIXTURES / "optional-landing")
+    result = materialize_all(settings)
+    assert result.success
+    materialised = {}
+    for event in result.get_asset_materialization_events():
+        m = event.event_specific_data.materialization
+        materialised[tuple(m.asset_key.path)] = m.metadata
+    for table in TABLE_KEYS:
+        assert ("marts", table) in materialised
+    for table in ("campaigns", "population", "interventions"):
+        assert ("core", table) in materialised
+    assert "summary" in materialised[("marts", "drop_out_points")]
+    files = materialised[("publish", "annual_publication")]
+    assert Path(files["xlsx"].value).is_file() and Path(files["csv"].value).is_file()
+    expected = load_expected_csv(OPTIONAL_EXPECTED / "drop_out_points.csv")
+    assert_same_order(read_table(settings, "marts.drop_out_points"), expected,
+                      TABLE_KEYS["drop_out_points"])
