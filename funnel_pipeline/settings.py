@@ -37,9 +37,42 @@ class Settings:
     #: validation window for occurred_at: not before this date, not in the future
     earliest_event_date: str = field(default_factory=lambda: _env("FUNNEL_EARLIEST_EVENT_DATE", "2000-01-01"))
 
+    # --- operations (issue 7; docs/OPERATIONS.md) -------------------------------------
+    #: nightly schedule: cron expression and the time zone it is read in
+    nightly_cron: str = field(default_factory=lambda: _env("FUNNEL_NIGHTLY_CRON", "0 2 * * *"))
+    nightly_timezone: str = field(default_factory=lambda: _env("FUNNEL_NIGHTLY_TIMEZONE", "Europe/London"))
+    #: landing sensor: seconds between folder scans, and how long a file must sit
+    #: unchanged (by mtime) before it counts as delivered
+    landing_sensor_interval_seconds: int = field(
+        default_factory=lambda: int(_env("FUNNEL_LANDING_SENSOR_INTERVAL_SECONDS", "60")))
+    landing_settle_seconds: int = field(
+        default_factory=lambda: int(_env("FUNNEL_LANDING_SETTLE_SECONDS", "10")))
+    #: step retries (any step failure; meant for a DuckDB file locked beyond the wait)
+    step_retries: int = field(default_factory=lambda: int(_env("FUNNEL_STEP_RETRIES", "2")))
+    step_retry_delay_seconds: int = field(
+        default_factory=lambda: int(_env("FUNNEL_STEP_RETRY_DELAY_SECONDS", "30")))
+    #: failure alerts: SMTP e-mail (host + from + to enable it) and/or a JSON webhook
+    alert_smtp_host: str = field(default_factory=lambda: _env("FUNNEL_ALERT_SMTP_HOST", ""))
+    alert_smtp_port: int = field(default_factory=lambda: int(_env("FUNNEL_ALERT_SMTP_PORT", "25")))
+    alert_smtp_from: str = field(default_factory=lambda: _env("FUNNEL_ALERT_SMTP_FROM", ""))
+    #: comma-separated recipients
+    alert_smtp_to: str = field(default_factory=lambda: _env("FUNNEL_ALERT_SMTP_TO", ""))
+    alert_smtp_user: str = field(default_factory=lambda: _env("FUNNEL_ALERT_SMTP_USER", ""))
+    alert_smtp_password: str = field(default_factory=lambda: _env("FUNNEL_ALERT_SMTP_PASSWORD", ""),
+                                     repr=False)
+    alert_smtp_starttls: bool = field(
+        default_factory=lambda: _env("FUNNEL_ALERT_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"))
+    alert_webhook_url: str = field(default_factory=lambda: _env("FUNNEL_ALERT_WEBHOOK_URL", ""))
+    #: base URL of the Dagster UI, for links in alerts
+    ui_base_url: str = field(default_factory=lambda: _env("FUNNEL_UI_BASE_URL", "http://127.0.0.1:3000"))
+    #: TEST ONLY: make a write step stop before it commits (tests/test_operations_kill.py;
+    #: values `ingest` or `marts`, see steps.pause_for_tests). Never set in production.
+    test_pause_at: str = field(default_factory=lambda: _env("FUNNEL_TEST_PAUSE_AT", ""))
+
     @classmethod
     def from_env(cls) -> "Settings":
         return cls()
 
     def as_dict(self) -> dict[str, str]:
-        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: ("***" if f.name == "alert_smtp_password" and getattr(self, f.name)
+                         else str(getattr(self, f.name))) for f in fields(self)}
