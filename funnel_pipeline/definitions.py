@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from funnel_pipeline.assets import core, marts, publish, quality, raw
+from funnel_pipeline.assets import charts, core, marts, publish, quality, raw
 from funnel_pipeline.operations import jobs, schedules
 from funnel_pipeline.resources import FunnelWarehouse
 from funnel_pipeline.settings import Settings
@@ -16,7 +16,7 @@ from funnel_pipeline.settings import Settings
 _settings = Settings.from_env()
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([raw, core, quality, marts, publish]),
+    assets=dg.load_assets_from_modules([raw, core, quality, marts, publish, charts]),
     jobs=[jobs.nightly_job],
     schedules=[schedules.nightly_schedule(_settings)],
     resources={"warehouse": FunnelWarehouse.from_settings(_settings)},

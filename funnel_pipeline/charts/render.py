@@ -94,6 +94,21 @@ def start_renderer() -> None:
         kaleido.start_sync_server(mathjax=False, silence_warnings=True)
 
 
+def stop_renderer() -> None:
+    """Stop kaleido's server and its Chromium (idempotent; `start_renderer` can follow).
+
+    The Dagster step that renders calls this when it is done, so no browser outlives the
+    step in a long-lived process (a test session, a code server).
+    """
+    import kaleido
+
+    with _render_lock, _start_lock:
+        try:
+            kaleido.stop_sync_server(silence_warnings=True)
+        except Exception:  # noqa: BLE001, S110 - never started, or already gone
+            pass
+
+
 def _call(fig: go.Figure, width: int, height: int, scale: float) -> bytes:
     """One `calc_fig_sync` with a deadline, failing fast if the browser died."""
     global _broken
