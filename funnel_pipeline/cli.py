@@ -1,4 +1,4 @@
-"""`funnel` command line: demo, run, rebuild and ui entry points for people, not Dagster.
+"""`funnel` command line: demo, run, rebuild, backup, prune-runs and ui, for people, not Dagster.
 
 `funnel demo` is the README's first command: it writes a synthetic landing folder (if
 the configured one is empty), runs the nightly job through a real Dagster instance,
@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
@@ -103,6 +104,302 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+# --- operations (issue 7; docs/OPERATIONS.md) -------------------------------------------
+
+def _wait_until_no_run(instance, wait_seconds: float) -> list[str]:
+    """Run ids still queued / in progress after waiting up to `wait_seconds` (empty = free)."""
+    from funnel_pipeline.operations.sensors import busy_run_ids
+
+    deadline = time.monotonic() + wait_seconds
+    busy = busy_run_ids(instance)
+    while busy and time.monotonic() < deadline:
+        time.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
+        busy = busy_run_ids(instance)
+    return busy
+
+
+def _remove_duckdb_file(path: Path) -> None:
+    for leftover in (path, Path(f"{path}.wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def rebuild(settings, instance, tags: dict[str, str] | None = None) -> bool:
+    """Build everything from the landing folder into a new DuckDB file; swap it in on success.
+
+    The nightly job runs (recorded in the Dagster instance, so the queue and the landing
+    sensor wait for it) against `.<name>.rebuild-<pid>` beside the live file, and the
+    reports into a folder beside the live one. Only when the run succeeded and the new
+    file opens does `os.replace` put it in place (atomic on one file system): readers
+    see the old database or the new one, never a half-built one. Before the swap the
+    live file is opened for writing (waiting out any writer or reader, like a step) and
+    checkpointed, so no write-ahead log of the old file is left beside the new one.
+    On failure the temporary file and folder are removed and the live ones untouched.
+    """
+    import dataclasses
+
+    import duckdb
+
+    from funnel_pipeline import warehouse
+    from funnel_pipeline.definitions import defs
+    from funnel_pipeline.resources import FunnelWarehouse
+
+    target = Path(settings.duckdb_path).resolve()
+    reports = Path(settings.reports_dir).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = target.with_name(f".{target.name}.rebuild-{os.getpid()}")
+    work_reports = reports.with_name(f".{reports.name}.rebuild-{os.getpid()}")
+    _remove_duckdb_file(work)
+    shutil.rmtree(work_reports, ignore_errors=True)
+    temp = dataclasses.replace(settings, duckdb_path=work, reports_dir=work_reports)
+    try:
+        result = defs.get_job_def("nightly").execute_in_process(
+            instance=instance, resources={"warehouse": FunnelWarehouse.from_settings(temp)},
+            tags={"funnel/rebuild": "true", **(tags or {})}, raise_on_error=False)
+        if not result.success:
+            for event in result.all_events:
+                if event.is_step_failure:
+                    print(f"rebuild step failed: {event.step_key}: "
+                          f"{event.event_specific_data.error.message.strip()[:500]}", file=sys.stderr)
+            print(f"rebuild FAILED; {target} left as it was", file=sys.stderr)
+            return False
+        check = duckdb.connect(str(work), read_only=True)  # the new file opens, marts present
+        try:
+            marts = check.execute("SELECT count(*) FROM information_schema.tables "
+                                  "WHERE table_schema = 'marts'").fetchone()[0]
+        finally:
+            check.close()
+        if not marts or Path(f"{work}.wal").exists():
+            print(f"rebuild produced an incomplete file ({marts} marts); {target} left as it was",
+                  file=sys.stderr)
+            return False
+        if target.exists():
+            with warehouse.connect(target, memory_limit=settings.duckdb_memory_limit) as live:
+                live.execute("CHECKPOINT")
+                os.replace(work, target)
+        else:
+            os.replace(work, target)
+        if work_reports.exists():
+            aside = reports.with_name(f".{reports.name}.old-{os.getpid()}")
+            if reports.exists():
+                os.replace(reports, aside)
+            os.replace(work_reports, reports)
+            shutil.rmtree(aside, ignore_errors=True)
+        return True
+    finally:
+        _remove_duckdb_file(work)
+        shutil.rmtree(work_reports, ignore_errors=True)
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from funnel_pipeline.settings import Settings
+
+    ensure_dagster_home()
+    instance = dg.DagsterInstance.get()
+    busy = _wait_until_no_run(instance, args.wait)
+    if busy:
+        print(f"run {busy[0]} is still queued or in progress after {args.wait:.0f} s; "
+              "try again later (or --wait longer)", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    ok = rebuild(Settings.from_env(), instance)
+    print(f"rebuild {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s")
+    return 0 if ok else 1
+
+
+def backup(settings, destination: Path, keep: int, wait_seconds: float) -> Path:
+    """Copy the DuckDB file while holding a read-only connection (no writer can start).
+
+    The copy is `funnel-<UTC time>.duckdb` in `destination` (plus `.wal` if the live file
+    had one); it is opened once to prove it reads; only the newest `keep` copies stay.
+    """
+    from datetime import datetime
+
+    import duckdb
+
+    from funnel_pipeline import warehouse
+
+    source = Path(settings.duckdb_path)
+    if not source.exists():
+        raise FileNotFoundError(f"no DuckDB file at {source} (FUNNEL_DUCKDB_PATH)")
+    destination.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    copy = destination / f"funnel-{stamp}.duckdb"
+    partial = destination / f".{copy.name}.part"
+    with warehouse.connect(source, read_only=True, lock_wait_seconds=wait_seconds):
+        shutil.copyfile(source, partial)
+        if Path(f"{source}.wal").exists():
+            shutil.copyfile(f"{source}.wal", f"{copy}.wal")
+    os.replace(partial, copy)
+    check = duckdb.connect(str(copy), read_only=True)
+    try:
+        check.execute("SELECT count(*) FROM information_schema.tables").fetchone()
+    finally:
+        check.close()
+    for old in sorted(destination.glob("funnel-*.duckdb"))[:-keep] if keep > 0 else []:
+        _remove_duckdb_file(old)
+    return copy
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from funnel_pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    destination = Path(args.to) if args.to else Path(settings.duckdb_path).parent / "backups"
+    copy = backup(settings, destination, args.keep, args.wait)
+    print(f"backup written: {copy}")
+    return 0
+
+
+def cmd_prune_runs(args: argparse.Namespace) -> int:
+    """Delete finished runs (records, event logs, captured stdout/stderr) older than N days."""
+    from datetime import datetime, timedelta
+
+    import dagster as dg
+
+    ensure_dagster_home()
+    instance = dg.DagsterInstance.get()
+    cutoff = datetime.now(UTC) - timedelta(days=args.older_than_days)
+    finished = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+    records = instance.get_run_records(filters=dg.RunsFilter(statuses=finished, created_before=cutoff))
+    for record in records:
+        run_id = record.dagster_run.run_id
+        try:
+            instance.compute_log_manager.delete_logs(prefix=[run_id])
+        except Exception:  # noqa: BLE001, S110 - not every log manager can delete by prefix
+            pass
+        instance.delete_run(run_id)
+    print(f"deleted {len(records)} run(s) created before {cutoff:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+# --- the UI (issue 6): `dagster dev` + the chart server, started and stopped together ----
+
+UI_STOP_TIMEOUT_S = 30.0
+
+
+def _restore_default_signals() -> None:  # runs in the child, between fork and exec
+    import signal
+
+    # a shell running us in the background may have set SIGINT to "ignored", which
+    # children would inherit: `dagster dev` would then never stop (docs STACK-FACTS)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def ui_commands(settings, host: str, port: int, chart_host: str, chart_port: int | None,
+                ) -> tuple[list[str], list[str], Path, int]:
+    """Command lines of the chart server and of `dagster dev`; the charts folder; its port."""
+    from urllib.parse import urlsplit
+
+    charts_dir = (Path(settings.reports_dir) / "charts").resolve()
+    if chart_port is None:
+        chart_port = urlsplit(settings.chart_base_url).port or 3031
+    server = [sys.executable, "-m", "funnel_pipeline.charts.server", "--dir", str(charts_dir),
+              "--host", chart_host, "--port", str(chart_port)]
+    dagster = [sys.executable, "-m", "dagster", "dev", "-m", "funnel_pipeline.definitions",
+               "--host", host, "--port", str(port)]
+    return server, dagster, charts_dir, chart_port
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _stop_children(children: list) -> None:
+    """Terminate each child, wait, then kill it; then clear what is left of its group.
+
+    Each child leads its own process group; `dagster dev` has children of its own
+    (webserver, daemon, code server) that it stops when terminated. Whatever of a group
+    outlives its leader gets SIGTERM, then SIGKILL.
+    """
+    import signal
+    import subprocess
+
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + UI_STOP_TIMEOUT_S
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(timeout=5)
+    for child in children:
+        for sig, pause in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
+            if not _group_alive(child.pid):
+                break
+            try:
+                os.killpg(child.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                break
+            end = time.monotonic() + pause
+            while time.monotonic() < end and _group_alive(child.pid):
+                time.sleep(0.1)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Start `dagster dev` and the chart server; stop both on Ctrl-C / SIGTERM or if one dies."""
+    import signal
+    import subprocess
+
+    from funnel_pipeline.settings import Settings
+
+    home = ensure_dagster_home()
+    settings = Settings.from_env()
+    server_cmd, dagster_cmd, charts_dir, chart_port = ui_commands(
+        settings, args.host, args.port, args.chart_host, args.chart_port)
+    charts_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():  # running from a source checkout
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(checkout), env.get("PYTHONPATH")) if p)
+    stop = {"signal": 0}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop["signal"] = signum
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    children: list[subprocess.Popen] = []
+    names: dict[int, str] = {}
+    try:
+        for name, cmd in (("chart server", server_cmd), ("dagster dev", dagster_cmd)):
+            # own process group: Ctrl-C reaches only us, and we stop each group as a whole
+            child = subprocess.Popen(cmd, env=env, preexec_fn=_restore_default_signals,  # noqa: PLW1509 - no threads yet
+                                     start_new_session=True)
+            children.append(child)
+            names[child.pid] = name
+        print(f"Dagster UI     : http://{args.host}:{args.port}/  (DAGSTER_HOME={home})", flush=True)
+        print(f"Chart server   : http://{args.chart_host}:{chart_port}/ serving {charts_dir}", flush=True)
+        print(f"Chart links use: {settings.chart_base_url} (FUNNEL_CHART_BASE_URL)", flush=True)
+        from urllib.parse import urlsplit
+
+        if (urlsplit(settings.chart_base_url).port or 80) != chart_port:
+            print(f"warning: charts are served on port {chart_port} but the links point at "
+                  f"{settings.chart_base_url}: set FUNNEL_CHART_BASE_URL to match",
+                  file=sys.stderr, flush=True)
+        print("Press Ctrl-C to stop both.", flush=True)
+        while not stop["signal"]:
+            dead = [c for c in children if c.poll() is not None]
+            if dead:
+                print(f"{names[dead[0].pid]} exited with code {dead[0].returncode}; "
+                      "stopping the other process", file=sys.stderr, flush=True)
+                return 1
+            time.sleep(0.3)
+        print("Stopping the Dagster UI and the chart server ...", flush=True)
+        return 0
+    finally:
+        _stop_children(children)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="funnel", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +409,29 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
     run = sub.add_parser("run", help="run the nightly job now on $FUNNEL_LANDING_DIR")
     run.set_defaults(func=cmd_run)
+    rebuild_p = sub.add_parser("rebuild", help="rebuild everything from the landing folder into a "
+                               "new DuckDB file and swap it in on success")
+    rebuild_p.add_argument("--wait", type=float, default=600.0,
+                           help="seconds to wait for a queued / running run to finish (default 600)")
+    rebuild_p.set_defaults(func=cmd_rebuild)
+    backup_p = sub.add_parser("backup", help="copy the DuckDB file while no run writes it")
+    backup_p.add_argument("--to", default="", help="folder for the copies (default: <db folder>/backups)")
+    backup_p.add_argument("--keep", type=int, default=14, help="copies to keep (default 14)")
+    backup_p.add_argument("--wait", type=float, default=3600.0,
+                          help="seconds to wait for a running writer (default 3600)")
+    backup_p.set_defaults(func=cmd_backup)
+    prune = sub.add_parser("prune-runs", help="delete finished Dagster runs and their logs")
+    prune.add_argument("--older-than-days", type=float, default=90.0)
+    prune.set_defaults(func=cmd_prune_runs)
+    ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) and the chart server; "
+                        "Ctrl-C stops both")
+    ui.add_argument("--host", default="127.0.0.1", help="Dagster UI address (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=3000, help="Dagster UI port (default 3000)")
+    ui.add_argument("--chart-host", default="127.0.0.1",
+                    help="chart server address (default 127.0.0.1)")
+    ui.add_argument("--chart-port", type=int, default=None,
+                    help="chart server port (default: the port of FUNNEL_CHART_BASE_URL, 3031)")
+    ui.set_defaults(func=cmd_ui)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,188 @@
+"""Failure alerts: a run-failure sensor that e-mails (SMTP) and/or POSTs JSON to a webhook.
+
+What an alert carries, and nothing else: run id, job name, the failed step key(s), each
+step's error class and the first line of its message (scrubbed and truncated), the number
+of attempts (retries), and the Dagster UI link. Error messages can quote data (a DuckDB
+conversion error quotes the value it could not convert), so quoted text, e-mail addresses
+and tokens that carry digits (ids, dates) are replaced before anything leaves the
+machine; stack traces never leave. Whoever follows the link sees the full error in the UI.
+
+Targets come from settings (environment): SMTP when FUNNEL_ALERT_SMTP_HOST, _FROM and _TO
+are set (optional _PORT, _USER, _PASSWORD, _STARTTLS); the webhook when
+FUNNEL_ALERT_WEBHOOK_URL is set. With neither the sensor only logs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import smtplib
+import urllib.request
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import dagster as dg
+
+from funnel_pipeline.settings import Settings
+
+MAX_MESSAGE_CHARS = 200
+_QUOTED = re.compile(r"'[^']*'?|\"[^\"]*\"?|`[^`]*`?")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+#: any run of non-space characters of 5 or more holding a digit: ids, dates, values
+_DIGITS = re.compile(r"[^\s,;:()\[\]{}<>=]*\d[^\s,;:()\[\]{}<>=]*")
+
+
+def scrub(message: str | None) -> str:
+    """First line only, without quoted text, addresses or digit-bearing tokens; truncated."""
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    line = lines[0] if lines else ""
+    line = _QUOTED.sub("'…'", line)
+    line = _EMAIL.sub("<email>", line)
+    line = _DIGITS.sub(lambda m: m.group(0) if len(m.group(0)) < 5 else "<value>", line)
+    if len(line) > MAX_MESSAGE_CHARS:
+        line = line[: MAX_MESSAGE_CHARS - 1] + "…"
+    return line
+
+
+#: Dagster's wrappers around the step's own exception (retries wrap it once more)
+_WRAPPERS = ("RetryRequestedFromPolicy", "RetryRequested")
+
+
+def _user_error(error) -> tuple[str, str]:
+    """(class, message) of the step's own exception, under Dagster's wrappers."""
+    while error is not None and getattr(error, "cause", None) is not None \
+            and ((error.cls_name or "").startswith("Dagster") or error.cls_name in _WRAPPERS):
+        error = error.cause
+    if error is None:
+        return "UnknownError", ""
+    return error.cls_name or "Error", error.message or ""
+
+
+def _message_body(error_message: str, cls_name: str) -> str:
+    # SerializableErrorInfo.message starts with "ClassName: ", drop it
+    prefix = f"{cls_name}: "
+    return error_message.removeprefix(prefix)
+
+
+def build_alert(context: dg.RunFailureSensorContext, settings: Settings) -> dict:
+    """The alert payload (JSON-safe, no row values)."""
+    run = context.dagster_run
+    attempts: dict[str, int] = {}
+    for record in context.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY):
+        key = record.step_key or ""
+        attempts[key] = attempts.get(key, 0) + 1
+    steps = []
+    for event in context.get_step_failure_events():
+        error = event.step_failure_data.error if event.step_failure_data else None
+        cls_name, message = _user_error(error)
+        tries = attempts.get(event.step_key or "", 0) + 1
+        steps.append({
+            "step_key": event.step_key,
+            "error_class": cls_name,
+            "message": scrub(_message_body(message, cls_name)),
+            "attempts": tries,
+            "retries_exhausted": tries > 1,
+        })
+    run_error = None
+    if not steps:  # the run failed outside a step (worker crash, run monitoring, …)
+        failure = context.failure_event
+        run_error = scrub(failure.message if failure else "")
+    base = settings.ui_base_url.rstrip("/")
+    return {
+        "event": "run_failure",
+        "pipeline": "funnel-pipeline",
+        "run_id": run.run_id,
+        "job_name": run.job_name,
+        "failed_steps": steps,
+        "run_error": run_error,
+        "ui_url": f"{base}/runs/{run.run_id}",
+        "alerted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def alert_text(alert: dict) -> tuple[str, str]:
+    """(subject, plain-text body) of the e-mail."""
+    subject = f"[funnel-pipeline] run failed: {alert['job_name']} ({alert['run_id'][:8]})"
+    lines = [f"Dagster run {alert['run_id']} of job '{alert['job_name']}' failed.", ""]
+    for step in alert["failed_steps"]:
+        retry = (f" after {step['attempts']} attempts (retries exhausted)"
+                 if step["retries_exhausted"] else "")
+        lines.append(f"- step {step['step_key']}: {step['error_class']}: {step['message']}{retry}")
+    if alert["run_error"]:
+        lines.append(f"- run error: {alert['run_error']}")
+    lines += ["", f"Details (full error and logs): {alert['ui_url']}",
+              "This message holds no applicant data; follow the link for the full error."]
+    return subject, "\n".join(lines) + "\n"
+
+
+def send_email(settings: Settings, alert: dict) -> None:
+    subject, body = alert_text(alert)
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = settings.alert_smtp_from
+    message["To"] = ", ".join(_recipients(settings))
+    message.set_content(body)
+    with smtplib.SMTP(settings.alert_smtp_host, settings.alert_smtp_port, timeout=30) as smtp:
+        if settings.alert_smtp_starttls:
+            smtp.starttls()
+        if settings.alert_smtp_user:
+            smtp.login(settings.alert_smtp_user, settings.alert_smtp_password)
+        smtp.send_message(message)
+
+
+def post_webhook(settings: Settings, alert: dict) -> None:
+    request = urllib.request.Request(
+        settings.alert_webhook_url, data=json.dumps(alert).encode("utf-8"), method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "funnel-pipeline-alerts"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        if response.status >= 300:
+            raise RuntimeError(f"webhook answered HTTP {response.status}")
+
+
+def _recipients(settings: Settings) -> list[str]:
+    return [a.strip() for a in settings.alert_smtp_to.split(",") if a.strip()]
+
+
+def targets(settings: Settings) -> list[str]:
+    found = []
+    if settings.alert_smtp_host and settings.alert_smtp_from and _recipients(settings):
+        found.append("email")
+    if settings.alert_webhook_url:
+        found.append("webhook")
+    return found
+
+
+def send_alert(settings: Settings, alert: dict, log=None) -> dict[str, str]:
+    """Try every configured target; {target: 'sent' | error class}. Raises if all failed."""
+    outcome: dict[str, str] = {}
+    for target, send in (("email", send_email), ("webhook", post_webhook)):
+        if target not in targets(settings):
+            continue
+        try:
+            send(settings, alert)
+            outcome[target] = "sent"
+        except Exception as exc:  # noqa: BLE001 - report per target, keep trying the others
+            outcome[target] = type(exc).__name__
+            if log is not None:
+                log.error(f"failure alert by {target} not delivered: {type(exc).__name__}: {exc}")
+    if outcome and "sent" not in outcome.values():
+        raise RuntimeError(f"no failure alert could be delivered: {outcome}")
+    return outcome
+
+
+def failure_alert_sensor(settings: Settings) -> dg.SensorDefinition:
+    @dg.run_failure_sensor(
+        name="failure_alerts",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="E-mail / webhook on every failed run of this code location (no applicant data).",
+    )
+    def _failure_alerts(context: dg.RunFailureSensorContext):
+        alert = build_alert(context, settings)
+        if not targets(settings):
+            context.log.warning("run failed but no alert target is configured "
+                                "(FUNNEL_ALERT_SMTP_* / FUNNEL_ALERT_WEBHOOK_URL)")
+            return
+        outcome = send_alert(settings, alert, context.log)
+        context.log.info(f"failure alert for run {alert['run_id']}: {outcome}")
+
+    return _failure_alerts
