@@ -33,6 +33,12 @@ FURTHER_MARTS: tuple[str, ...] = ("stage_durations", "representation", "interven
 MARTS: tuple[str, ...] = (*PASS_RATE_MARTS, *FURTHER_MARTS)
 #: the optional inputs of CONTRACT §6: core table → SQL file
 OPTIONAL_CORE: tuple[str, ...] = ("campaigns", "population", "interventions")
+#: the key of each optional input, as named in its conflicting-duplicate rejection reason
+KEYED_INPUT_KEYS: dict[str, str] = {
+    "campaigns": "campaign_id",
+    "population": "characteristic + group_name",
+    "interventions": "intervention_id",
+}
 
 
 @contextmanager
@@ -82,7 +88,12 @@ def build_optional(settings: Settings, tables: tuple[str, ...] = OPTIONAL_CORE) 
 
     One transaction for the three: they are small and read together by the marts.
     """
-    _run_in_transaction(settings, *(f"core/{table}.sql" for table in tables))
+    with open_warehouse(settings) as con, warehouse.transaction(con):
+        for table in tables:
+            warehouse.run_sql_file(con, f"core/{table}.sql", {
+                "kind": table,
+                "conflict_reason": f"conflicting duplicate {KEYED_INPUT_KEYS[table]}",
+            })
 
 
 def build_outcomes(settings: Settings) -> None:

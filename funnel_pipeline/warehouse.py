@@ -38,12 +38,28 @@ def run_sql_file(con: duckdb.DuckDBPyConnection, relative_path: str,
                  params: Mapping[str, Any] | None = None) -> None:
     """Run every statement of a SQL file, binding `$name` parameters it mentions.
 
-    Statements are separated by lines holding only `;` or by `;` at a line end. Values
+    Statements are separated by `;` at a line end. A line `-- include: <path>` runs that
+    file's statements in its place (a step several tables share is written once). Values
     are always bound, never pasted into the SQL text.
     """
-    for statement in split_statements(sql_text(relative_path)):
-        used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
+    for statement in split_statements(expand_includes(sql_text(relative_path))):
+        code = _without_comments(statement)
+        used = {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", code)}
         con.execute(statement, used) if used else con.execute(statement)
+
+
+def expand_includes(sql: str, depth: int = 0) -> str:
+    """Replace each `-- include: <sql file>` line by that file's text (nested ≤ 3 deep)."""
+    if depth > 3:
+        raise ValueError("SQL includes nested more than 3 deep")
+    lines = []
+    for line in sql.splitlines():
+        match = _INCLUDE.match(line)
+        lines.append(expand_includes(sql_text(match.group(1)), depth + 1) if match else line)
+    return "\n".join(lines)
+
+
+_INCLUDE = re.compile(r"^\s*--\s*include:\s*(\S+\.sql)\s*$")
 
 
 def split_statements(sql: str) -> list[str]:
@@ -60,6 +76,11 @@ def split_statements(sql: str) -> list[str]:
     if _has_code(tail):
         statements.append(tail)
     return statements
+
+
+def _without_comments(statement: str) -> str:
+    """The statement minus `--` line comments (a parameter named only in a comment is unused)."""
+    return "\n".join(line.split("--", 1)[0] for line in statement.splitlines())
 
 
 def _has_code(text: str) -> bool:

@@ -33,6 +33,7 @@ WITH typed AS (
         st.canonical   AS stage,
         st.stage_order AS stage_order,
         clean(r.campaign_id) AS campaign_id,
+        whole_row(r) AS row_data,
         intervention_content(r) AS content
     FROM raw.intervention_rows AS r
     JOIN raw.landing_files AS f USING (file_id)
@@ -50,38 +51,8 @@ SELECT *,
     END AS reject_reason
 FROM typed;
 
-INSERT INTO quality.rejected_rows (file_id, row_number, kind, file_name, reason, row_data, rejected_at)
-SELECT j.file_id, j.row_number, 'interventions', j.file_name, j.reject_reason, whole_row(r), now()
-FROM judged_rows AS j
-JOIN raw.intervention_rows AS r USING (file_id, row_number)
-WHERE j.in_batch AND j.reject_reason IS NOT NULL;
-
-CREATE OR REPLACE TEMP TABLE affected_keys AS
-SELECT DISTINCT key_value FROM judged_rows WHERE in_batch AND reject_reason IS NULL;
-
-CREATE OR REPLACE TEMP TABLE key_conflicts AS
-SELECT key_value
-FROM judged_rows
-WHERE reject_reason IS NULL AND key_value IN (SELECT key_value FROM affected_keys)
-GROUP BY key_value
-HAVING count(DISTINCT content) > 1
-UNION
-SELECT key_value FROM quality.conflicting_keys
-WHERE kind = 'interventions' AND key_value IN (SELECT key_value FROM affected_keys);
-
-INSERT INTO quality.rejected_rows (file_id, row_number, kind, file_name, reason, row_data, rejected_at)
-SELECT j.file_id, j.row_number, 'interventions', j.file_name,
-       'conflicting duplicate intervention_id', whole_row(r), now()
-FROM judged_rows AS j
-JOIN raw.intervention_rows AS r USING (file_id, row_number)
-WHERE j.reject_reason IS NULL
-  AND j.key_value IN (SELECT key_value FROM key_conflicts)
-  AND NOT EXISTS (SELECT 1 FROM quality.rejected_rows AS q
-                  WHERE q.file_id = j.file_id AND q.row_number = j.row_number);
-
-INSERT INTO quality.conflicting_keys (kind, key_value)
-SELECT 'interventions', key_value FROM key_conflicts
-EXCEPT SELECT kind, key_value FROM quality.conflicting_keys;
+-- rejections, key conflicts (shared by every keyed optional input)
+-- include: core/keyed_rejections.sql
 
 DELETE FROM core.interventions WHERE intervention_id IN (SELECT key_value FROM affected_keys);
 

@@ -35,6 +35,7 @@ WITH typed AS (
         try_cast(clean(r.population_share) AS DOUBLE) AS population_share,
         clean(r.area)   AS area,
         clean(r.source) AS source,
+        whole_row(r) AS row_data,
         population_content(r) AS content
     FROM raw.population_rows AS r
     JOIN raw.landing_files AS f USING (file_id)
@@ -64,38 +65,8 @@ judged AS (
 )
 SELECT *, characteristic || ':' || group_name AS key_value FROM judged;
 
-INSERT INTO quality.rejected_rows (file_id, row_number, kind, file_name, reason, row_data, rejected_at)
-SELECT j.file_id, j.row_number, 'population', j.file_name, j.reject_reason, whole_row(r), now()
-FROM judged_rows AS j
-JOIN raw.population_rows AS r USING (file_id, row_number)
-WHERE j.in_batch AND j.reject_reason IS NOT NULL;
-
-CREATE OR REPLACE TEMP TABLE affected_keys AS
-SELECT DISTINCT key_value FROM judged_rows WHERE in_batch AND reject_reason IS NULL;
-
-CREATE OR REPLACE TEMP TABLE key_conflicts AS
-SELECT key_value
-FROM judged_rows
-WHERE reject_reason IS NULL AND key_value IN (SELECT key_value FROM affected_keys)
-GROUP BY key_value
-HAVING count(DISTINCT content) > 1
-UNION
-SELECT key_value FROM quality.conflicting_keys
-WHERE kind = 'population' AND key_value IN (SELECT key_value FROM affected_keys);
-
-INSERT INTO quality.rejected_rows (file_id, row_number, kind, file_name, reason, row_data, rejected_at)
-SELECT j.file_id, j.row_number, 'population', j.file_name,
-       'conflicting duplicate characteristic + group_name', whole_row(r), now()
-FROM judged_rows AS j
-JOIN raw.population_rows AS r USING (file_id, row_number)
-WHERE j.reject_reason IS NULL
-  AND j.key_value IN (SELECT key_value FROM key_conflicts)
-  AND NOT EXISTS (SELECT 1 FROM quality.rejected_rows AS q
-                  WHERE q.file_id = j.file_id AND q.row_number = j.row_number);
-
-INSERT INTO quality.conflicting_keys (kind, key_value)
-SELECT 'population', key_value FROM key_conflicts
-EXCEPT SELECT kind, key_value FROM quality.conflicting_keys;
+-- rejections, key conflicts (shared by every keyed optional input)
+-- include: core/keyed_rejections.sql
 
 DELETE FROM core.population
 WHERE characteristic || ':' || group_name IN (SELECT key_value FROM affected_keys);
