@@ -6,20 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+from browser import launch_chromium
 from test_charts_figures import make_by_campaign, make_rates
 
 from funnel_pipeline.charts import figures as F
 from funnel_pipeline.charts.report import markdown_to_html, report_html, write_html_report
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SUMMARY = """## What changed
 
 - **Asian** applicants pass the *sift* less often than White applicants (ratio 0.55).
@@ -79,18 +71,14 @@ def test_summary_markdown_is_escaped_and_formatted() -> None:
 
 @pytest.mark.slow
 def test_report_draws_every_chart_offline_in_chromium(tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api
     figs = figures()
     path = write_html_report(figs, tmp_path, summary_markdown=SUMMARY)  # type: ignore[arg-type]
 
     attempted: list[str] = []
     problems: list[str] = []
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
 

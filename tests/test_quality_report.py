@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from browser import launch_chromium
 
 from funnel_pipeline.quality import history, report
 from funnel_pipeline.quality.outcome import ExpectationOutcome
@@ -24,14 +25,6 @@ WINDOW = {
     "latest_event_time": dt.datetime(2030, 1, 1, tzinfo=UTC),
 }
 ODD_RUN = "odd run/<&>'\""
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +170,7 @@ def test_report_in_headless_chromium_without_network(built: Path) -> None:
             route.abort()
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
             page.route("**/*", only_local_files)

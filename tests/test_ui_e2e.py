@@ -21,19 +21,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser import launch_chromium
 from conftest import FIXTURES, REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = REPO_ROOT / "docs" / "screenshots" / "chart_asset_page.png"
 
 
@@ -82,7 +74,6 @@ def group_alive(pgid: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed")
 def test_chart_asset_page_shows_loaded_images(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -136,7 +127,7 @@ def test_chart_asset_page_shows_loaded_images(tmp_path: Path) -> None:
             assert r.status == 200 and r.headers["Content-Type"].startswith("text/html")
 
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            browser = launch_chromium(pw)
             # 1920 px: the Overview's value column is then wider than the 450 px images (at
             # ~1500 px it is ~350 px and cuts them); tall, because the page scrolls inside
             # a container, not the window (a full-page shot would not show more)
