@@ -87,3 +87,17 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]], *, bom: b
 
 EVENT_HEADER = ["event_id", "applicant_id", "campaign_id", "stage", "outcome", "occurred_at"]
 APPLICANT_HEADER = ["applicant_id", "sex", "ethnicity", "disability", "sexual_orientation"]
+
+
+# --- hypothesis profiles (tests/test_hostile_properties.py) ------------------------------
+# CI runs the bounded default; nightly: HYPOTHESIS_PROFILE=nightly pytest tests/test_hostile_properties.py
+import os
+
+from hypothesis import HealthCheck
+from hypothesis import settings as _hypothesis_settings
+
+_hypothesis_settings.register_profile(
+    "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_hypothesis_settings.register_profile(
+    "nightly", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
