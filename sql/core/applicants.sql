@@ -28,35 +28,61 @@ WHERE clean(r.applicant_id) IS NOT NULL;
 DELETE FROM core.applicants
 WHERE applicant_id IN (SELECT applicant_id FROM affected_applicants);
 
-INSERT INTO core.applicants BY NAME
+CREATE OR REPLACE TEMP TABLE applicant_winners AS
 WITH candidates AS (
-    SELECT clean(r.applicant_id) AS applicant_id, r.*, f.file_name
+    SELECT clean(r.applicant_id) AS applicant_id, r.* EXCLUDE (applicant_id), f.file_name
     FROM raw.applicant_rows AS r
     JOIN raw.landing_files AS f USING (file_id)
     WHERE f.kind = 'applicants' AND f.status IN ('loaded', 'duplicate')
       AND clean(r.applicant_id) IN (SELECT applicant_id FROM affected_applicants)
-),
-winners AS (
-    SELECT * EXCLUDE (rank_in_person)
-    FROM (
-        SELECT *, row_number() OVER (
-            PARTITION BY applicant_id ORDER BY file_name DESC, row_number DESC) AS rank_in_person
-        FROM candidates)
-    WHERE rank_in_person = 1
-),
-grouped AS (
+)
+SELECT * EXCLUDE (rank_in_person)
+FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY applicant_id ORDER BY file_name DESC, row_number DESC) AS rank_in_person
+    FROM candidates)
+WHERE rank_in_person = 1;
+
+-- canonical group and recognition of every distinct delivered spelling, worked out once
+-- (canonical_group / group_recognised depend on the value alone; a few hundred values
+-- instead of one lookup per person)
+CREATE OR REPLACE TEMP TABLE applicant_spellings AS
+WITH delivered AS (
+    SELECT DISTINCT 'sex' AS domain, sex AS value FROM applicant_winners
+    UNION SELECT DISTINCT 'ethnicity', ethnicity FROM applicant_winners
+    UNION SELECT DISTINCT 'disability', disability FROM applicant_winners
+    UNION SELECT DISTINCT 'sexual_orientation', sexual_orientation FROM applicant_winners
+)
+SELECT domain, value,
+       canonical_group(domain, value)  AS canonical,
+       group_recognised(domain, value) AS recognised,
+       CASE domain
+           WHEN 'ethnicity' THEN derived_group('ethnic_minority', canonical_group(domain, value))
+           WHEN 'sexual_orientation' THEN derived_group('lgbt_plus', canonical_group(domain, value))
+       END AS derived
+FROM delivered;
+
+INSERT INTO core.applicants BY NAME
+WITH grouped AS (
     SELECT w.*,
-        canonical_group('sex', w.sex)                               AS sex_group,
-        canonical_group('ethnicity', w.ethnicity)                   AS ethnicity_group,
-        canonical_group('disability', w.disability)                 AS disability_group,
-        canonical_group('sexual_orientation', w.sexual_orientation) AS sexual_orientation_group,
+        sx.canonical AS sex_group,
+        et.canonical AS ethnicity_group,
+        di.canonical AS disability_group,
+        so.canonical AS sexual_orientation_group,
+        et.derived AS ethnic_minority_group,
+        so.derived AS lgbt_plus_group,
         concat_ws(',',
-            CASE WHEN NOT group_recognised('sex', w.sex) THEN 'sex' END,
-            CASE WHEN NOT group_recognised('ethnicity', w.ethnicity) THEN 'ethnicity' END,
-            CASE WHEN NOT group_recognised('disability', w.disability) THEN 'disability' END,
-            CASE WHEN NOT group_recognised('sexual_orientation', w.sexual_orientation)
-                 THEN 'sexual_orientation' END) AS unrecognised_list
-    FROM winners AS w
+            CASE WHEN NOT sx.recognised THEN 'sex' END,
+            CASE WHEN NOT et.recognised THEN 'ethnicity' END,
+            CASE WHEN NOT di.recognised THEN 'disability' END,
+            CASE WHEN NOT so.recognised THEN 'sexual_orientation' END) AS unrecognised_list
+    FROM applicant_winners AS w
+    JOIN applicant_spellings AS sx ON sx.domain = 'sex' AND sx.value IS NOT DISTINCT FROM w.sex
+    JOIN applicant_spellings AS et ON et.domain = 'ethnicity' AND et.value IS NOT DISTINCT FROM w.ethnicity
+    JOIN applicant_spellings AS di
+      ON di.domain = 'disability' AND di.value IS NOT DISTINCT FROM w.disability
+    JOIN applicant_spellings AS so
+      ON so.domain = 'sexual_orientation' AND so.value IS NOT DISTINCT FROM w.sexual_orientation
 )
 SELECT
     applicant_id,
@@ -64,10 +90,10 @@ SELECT
     sexual_orientation AS sexual_orientation_raw,
     sex_group AS sex,
     ethnicity_group AS ethnicity,
-    derived_group('ethnic_minority', ethnicity_group) AS ethnic_minority,
+    ethnic_minority_group AS ethnic_minority,
     disability_group AS disability,
     sexual_orientation_group AS sexual_orientation,
-    derived_group('lgbt_plus', sexual_orientation_group) AS lgbt_plus,
+    lgbt_plus_group AS lgbt_plus,
     nullif(unrecognised_list, '') AS unrecognised,
     file_id, row_number, extra_columns
 FROM grouped;

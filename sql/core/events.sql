@@ -65,25 +65,34 @@ FROM batch_rows AS b
 JOIN raw.event_rows AS r USING (file_id, row_number)
 WHERE b.reject_reason IS NOT NULL;
 
-CREATE OR REPLACE TEMP TABLE batch_valid AS
+-- the batch's valid rows (a view: one pass over batch_rows wherever it is read)
+CREATE OR REPLACE TEMP VIEW batch_valid AS
 SELECT b.file_id, b.row_number, b.file_name,
        b.event_key AS event_id, b.applicant_key AS applicant_id, b.campaign_key AS campaign_id,
-       b.stage_name AS stage, b.stage_order, b.outcome_name AS outcome, b.occurred_at,
-       delivered_content(r) AS content
+       b.stage_name AS stage, b.stage_order, b.outcome_name AS outcome, b.occurred_at
 FROM batch_rows AS b
-JOIN raw.event_rows AS r USING (file_id, row_number)
 WHERE b.reject_reason IS NULL;
+
+-- ids that can have more than one version: delivered more than once in the batch, or
+-- already accepted. Only their copies are compared (content is read back from raw for
+-- those rows alone: usually none, so the batch is not joined back to raw.event_rows).
+CREATE OR REPLACE TEMP TABLE batch_repeated AS
+SELECT event_id FROM batch_valid GROUP BY event_id HAVING count(*) > 1
+UNION
+SELECT e.event_id FROM core.events AS e SEMI JOIN batch_valid AS v ON v.event_id = e.event_id;
 
 -- event ids whose contents disagree: within the batch, with the accepted event, or known
 CREATE OR REPLACE TEMP TABLE batch_conflicts AS
 WITH versions AS (
-    SELECT DISTINCT event_id, content
-    FROM batch_valid
+    SELECT DISTINCT v.event_id, delivered_content(r) AS content
+    FROM batch_valid AS v
+    JOIN raw.event_rows AS r USING (file_id, row_number)
+    WHERE v.event_id IN (SELECT event_id FROM batch_repeated)
     UNION
     SELECT e.event_id, delivered_content(r)
     FROM core.events AS e
     JOIN raw.event_rows AS r USING (file_id, row_number)
-    WHERE e.event_id IN (SELECT event_id FROM batch_valid)
+    WHERE e.event_id IN (SELECT event_id FROM batch_repeated)
 )
 SELECT event_id FROM versions GROUP BY event_id HAVING count(*) > 1
 UNION
@@ -131,9 +140,17 @@ INSERT INTO quality.conflicting_keys (kind, key_value)
 SELECT 'events', event_id FROM batch_conflicts
 EXCEPT SELECT kind, key_value FROM quality.conflicting_keys;
 
--- new accepted events: one row per id, provenance = first delivery by file name and row
+-- new accepted events: one row per id, provenance = first delivery by file name and row.
+-- Ids delivered once in the batch and never before go straight in; repeated ids (identical
+-- copies, or copies of an accepted event) are grouped to their first copy.
 INSERT INTO core.events
     (event_id, applicant_id, campaign_id, stage, stage_order, outcome, occurred_at, file_id, row_number)
+SELECT event_id, applicant_id, campaign_id, stage, stage_order, outcome, occurred_at,
+       file_id, row_number
+FROM batch_valid
+WHERE event_id NOT IN (SELECT event_id FROM batch_repeated)
+  AND event_id NOT IN (SELECT event_id FROM batch_conflicts)
+UNION ALL
 SELECT event_id, applicant_id, campaign_id, stage, stage_order, outcome, occurred_at,
        first_copy.file_id, first_copy.row_number
 FROM (
@@ -141,7 +158,8 @@ FROM (
            min({'file_name': file_name, 'row_number': row_number, 'file_id': file_id}) AS first_copy
     FROM batch_valid
     -- identical content ⇒ identical canonical values, so this groups one row per id
-    WHERE event_id NOT IN (SELECT event_id FROM batch_conflicts)
+    WHERE event_id IN (SELECT event_id FROM batch_repeated)
+      AND event_id NOT IN (SELECT event_id FROM batch_conflicts)
     GROUP BY ALL
 ) AS candidates
 WHERE event_id NOT IN (SELECT event_id FROM core.events);
