@@ -154,18 +154,19 @@ def _identifier(name: str) -> str:
 
 def run_all(settings: Settings, run_id: str | None = None) -> IngestSummary:
     """Every step in order, without Dagster (tests, benchmark floor comparisons)."""
-    summary = ingest(settings, run_id)
+    ingested = ingest(settings, run_id)
     build_events(settings)
     build_applicants(settings)
     build_optional(settings)
     build_outcomes(settings)
     build_marts(settings)
-    from funnel_pipeline.publish import publication, summary
+    from funnel_pipeline.publish import publication
+    from funnel_pipeline.publish import summary as drop_out_summary
 
-    summary.write_summary(settings)
+    drop_out_summary.write_summary(settings)
     publication.build_publication(settings)
     publication.export_publication(settings)
-    return summary
+    return ingested
 
 
 def pause_for_tests(settings: Settings, con: duckdb.DuckDBPyConnection):

@@ -234,3 +234,11 @@ def test_later_applicants_file_wins(landing, make_settings):
     _run_and_check_against_oracle(settings, landing)
     (person,) = [a for a in read_table(settings, "core.applicants") if a["applicant_id"] == "A1"]
     assert person["sex"] == "Male"
+
+
+def test_run_all_reports_what_it_ingested(landing, make_settings):
+    write_csv(landing / "events_1.csv", EVENT_HEADER, [
+        ["E1", "A1", "C1", "application", "passed", "2023-01-01"]])
+    summary = steps.run_all(make_settings(landing))
+    assert (summary.files_new, summary.loaded, summary.failed) == (2, 2, 0)
+    assert summary.rows_by_kind["events"] == 1
