@@ -1,7 +1,9 @@
 """marts layer: what recruitment leads and auditors read (CONTRACT.md sections 5 and 7).
 
 Marts are built in the `staging` schema and swapped into `marts` in one transaction,
-so readers never see a half-built table and a failed run leaves yesterday's. One
+so readers never see a half-built table and a failed run leaves yesterday's. Between
+the two, the staging tables are validated (expectations/mart_*.json, one Dagster check
+per expectation); a blocking failure fails the step and nothing is swapped in. One
 multi-asset builds them all (one metric definition, one publish); each table is its own
 asset with aggregate-only metadata.
 """
@@ -10,6 +12,7 @@ import dagster as dg
 
 from funnel_pipeline import steps
 from funnel_pipeline.publish import summary
+from funnel_pipeline.quality import checks
 from funnel_pipeline.resources import FunnelWarehouse
 from funnel_pipeline.summaries import markdown_table, row_count
 
@@ -38,6 +41,9 @@ _DESCRIPTIONS = {
 }
 
 
+MART_KEYS = [dg.AssetKey(["marts", mart]) for mart in steps.MARTS]
+
+
 def _deps(mart: str) -> list[dg.AssetKey]:
     if mart == "drop_out_points":
         return [dg.AssetKey(["marts", m]) for m in steps.PASS_RATE_MARTS if m != mart]
@@ -50,18 +56,32 @@ def _deps(mart: str) -> list[dg.AssetKey]:
                      kinds={"duckdb"})
         for mart in steps.MARTS
     ],
+    check_specs=checks.check_specs_for(*MART_KEYS),
     group_name="marts",
     can_subset=False,
 )
-def marts(warehouse: FunnelWarehouse):
+def marts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):
+    """Build staging → validate it (expectations/mart_*.json) → publish only if it passes."""
     settings = warehouse.settings()
-    steps.build_marts(settings)
+    results: dict = {}
+
+    def gate() -> bool:
+        results.update(checks.run_checks(settings, MART_KEYS, context.run.run_id, log=context.log))
+        return not checks.blocking_failures(results)
+
+    if not steps.build_marts(settings, gate=gate):
+        yield from checks.check_results(results)
+        checks.raise_if_blocking(
+            results, settings, "Marts NOT published: they failed on the staging build, and the "
+            "published marts are unchanged (the previous run's).")
     summary_path, summary_text = summary.write_summary(settings)
     with steps.open_warehouse(settings, read_only=True) as con:
         for mart in steps.MARTS:
             metadata = {"dagster/row_count": row_count(con, f"marts.{mart}")}
             metadata.update(_extra_metadata(con, mart, summary_path, summary_text))
-            yield dg.MaterializeResult(asset_key=["marts", mart], metadata=metadata)
+            key = dg.AssetKey(["marts", mart])
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata,
+                                       check_results=checks.check_results(results, key))
 
 
 def _extra_metadata(con, mart: str, summary_path, summary_text: str) -> dict:

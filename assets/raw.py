@@ -5,6 +5,7 @@ import dagster as dg
 from funnel_pipeline import steps
 from funnel_pipeline.landing import REQUIRED_COLUMNS
 from funnel_pipeline.models import LANDED_ROW_MODELS
+from funnel_pipeline.quality import checks
 from funnel_pipeline.resources import FunnelWarehouse
 from funnel_pipeline.summaries import markdown_table, row_count
 
@@ -28,6 +29,7 @@ RAW_TABLES = {kind: f"raw/{model.__tablename__}" for kind, model in LANDED_ROW_M
             for kind, key in RAW_TABLES.items()
         ],
     ],
+    check_specs=checks.check_specs_for(dg.AssetKey(["raw", "event_rows"])),
     group_name="raw",
     can_subset=False,
 )
@@ -37,6 +39,8 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse)
     summary = steps.ingest(settings, run_id=context.run_id)
     for name, reason in summary.failures:
         context.log.warning(f"landing file {name!r} failed: {reason}")
+    results = checks.run_checks(settings, [dg.AssetKey(["raw", "event_rows"])], context.run.run_id,
+                                log=context.log)
     with steps.open_warehouse(settings) as con:
         by_status = con.execute(
             "SELECT status, count(*), sum(rows_delivered)::BIGINT FROM raw.landing_files "
@@ -57,4 +61,7 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse)
                 asset_key=key.split("/"),
                 metadata={"dagster/row_count": row_count(con, key.replace("/", ".")),
                           "required_columns": ", ".join(REQUIRED_COLUMNS[kind])},
+                check_results=checks.check_results(results, dg.AssetKey(key.split("/"))),
             )
+    checks.raise_if_blocking(results, settings, "The landed rows stay in raw; nothing downstream "
+                                                "runs until a run passes these checks.")

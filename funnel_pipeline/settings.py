@@ -36,6 +36,18 @@ class Settings:
     suppression_threshold: int = field(default_factory=lambda: int(_env("FUNNEL_SUPPRESSION_THRESHOLD", "5")))
     #: validation window for occurred_at: not before this date, not in the future
     earliest_event_date: str = field(default_factory=lambda: _env("FUNNEL_EARLIEST_EVENT_DATE", "2000-01-01"))
+    #: data-quality warnings (issue 4; expectations/*.json): the highest share of this
+    #: run's rows that may be rejected / orphan applications / out-of-sequence
+    #: applications / people with an unrecognised characteristic value before the
+    #: check warns (fractions in [0, 1]; warnings never block publication)
+    max_rejected_share: float = field(
+        default_factory=lambda: float(_env("FUNNEL_MAX_REJECTED_SHARE", "0.05")))
+    max_orphan_share: float = field(
+        default_factory=lambda: float(_env("FUNNEL_MAX_ORPHAN_SHARE", "0.05")))
+    max_out_of_sequence_share: float = field(
+        default_factory=lambda: float(_env("FUNNEL_MAX_OUT_OF_SEQUENCE_SHARE", "0.05")))
+    max_unrecognised_share: float = field(
+        default_factory=lambda: float(_env("FUNNEL_MAX_UNRECOGNISED_SHARE", "0.05")))
 
     # --- operations (issue 7; docs/OPERATIONS.md) -------------------------------------
     #: nightly schedule: cron expression and the time zone it is read in
@@ -70,7 +82,7 @@ class Settings:
     test_pause_at: str = field(default_factory=lambda: _env("FUNNEL_TEST_PAUSE_AT", ""))
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls()
 
     def as_dict(self) -> dict[str, str]:

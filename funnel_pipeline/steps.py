@@ -8,7 +8,7 @@ predecessors left unprocessed, so the next run completes the work.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -124,11 +124,25 @@ def build_staging_with(con: duckdb.DuckDBPyConnection, marts: tuple[str, ...] = 
         warehouse.run_sql_file(con, f"marts/{mart}.sql", metric_parameters())
 
 
-def build_marts(settings: Settings, marts: tuple[str, ...] = MARTS) -> None:
-    """Build every mart in staging and publish them, all in one transaction."""
-    with open_warehouse(settings) as con, warehouse.transaction(con):
-        build_staging_with(con, marts)
-        publish_with(con, marts)
+def build_marts(settings: Settings, marts: tuple[str, ...] = MARTS,
+                gate: Callable[[], bool] | None = None) -> bool:
+    """Build every mart in staging and publish them; True when published.
+
+    Without `gate`: build and publish in one transaction (run_all, benchmarks).
+    With `gate` (the Dagster asset): build staging and commit, close the file, then call
+    `gate()` (validates the staging tables; the file must be free for its read-only
+    open) and publish only if it returns True. A False leaves `marts` as they were.
+    """
+    if gate is None:
+        with open_warehouse(settings) as con, warehouse.transaction(con):
+            build_staging_with(con, marts)
+            publish_with(con, marts)
+        return True
+    build_pass_rate_staging(settings, marts)
+    if not gate():
+        return False
+    publish(settings, marts)
+    return True
 
 
 def publish(settings: Settings, marts: tuple[str, ...]) -> None:

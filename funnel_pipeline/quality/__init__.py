@@ -9,6 +9,9 @@ Modules (one job each; none imports ``great_expectations`` at import time):
 - ``query``         binds ``:name`` parameters into a batch query as strict literals
 - ``history``       appends outcomes to ``quality.validation_results``
 - ``report``        the offline auditor report (static HTML, inline CSS, no external URL)
+- ``checks``        suites → Dagster asset checks: which asset, which batch (suite meta),
+                    run per step, record, rebuild the report, fail on blocking
+- ``mart_suites``   generates the repetitive ``expectations/mart_*.json`` files
 
 Suite file format
 -----------------

@@ -1,0 +1,270 @@
+"""Suites → Dagster asset checks: declare them, run them on this run's batch, report them.
+
+Which suite guards which asset, and on which rows, is written in each suite file's meta
+(reviewed with the expectations themselves)::
+
+    "meta": {
+      "asset": "core/events",                       # the asset whose Checks tab lists it
+      "batch": {"table": "staging.stage_pass_rates"}  # a whole (small) table, or
+      "batch": {"query": "select … where file_id in :file_ids",
+                "new_files": {"kinds": ["events"], "since": "processed_at"}}
+    }
+
+``new_files``: the batch is the rows of the landing files of those kinds whose
+``raw.landing_files.<since>`` is later than the last run in which this suite had no
+blocking failure (``quality.validation_results``). Normally that is the files of this
+run, so validation costs in proportion to the new data; after a blocking failure the
+same files stay in the batch until a run passes, so bad rows cannot slip through by
+being "old" the next night. With no such file, or no row of the batch in them, there is
+nothing new to check: every check passes with zero rows (and is recorded so, batch
+"no new rows").
+
+Values that must live in one place (the vocabulary, the thresholds, the time window)
+are passed as GX expectation parameters from ``contract.py`` and ``settings.py``
+(``expectation_parameters``). Nothing here imports ``great_expectations`` at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from funnel_pipeline import contract
+from funnel_pipeline.quality import history
+from funnel_pipeline.quality.outcome import ExpectationOutcome
+from funnel_pipeline.quality.query import bind
+from funnel_pipeline.quality.suites import CheckSpec, list_suites, read_suite_json, specs_from_dict
+from funnel_pipeline.settings import Settings
+
+#: suites that are examples/fixtures, not pipeline checks
+EXAMPLE_SUITES = frozenset({"example_events"})
+_SINCE_COLUMNS = frozenset({"discovered_at", "processed_at"})
+
+
+def report_dir(settings: Settings) -> Path:
+    """Where the offline auditor report is written (``index.html``)."""
+    return Path(settings.reports_dir) / "quality"
+
+
+@lru_cache(maxsize=1)
+def _suites() -> tuple[tuple[str, str, dict[str, Any]], ...]:
+    """(asset key path, suite name, suite JSON) for every pipeline suite file."""
+    found = []
+    for name in list_suites():
+        if name in EXAMPLE_SUITES:
+            continue
+        data = read_suite_json(name)
+        meta = data.get("meta") or {}
+        asset, batch = meta.get("asset"), meta.get("batch") or {}
+        if not isinstance(asset, str) or ("table" in batch) == ("query" in batch):
+            raise ValueError(f"suite {name}: meta.asset and one of meta.batch.table/query required")
+        new_files = batch.get("new_files")
+        if "query" in batch and (not new_files or new_files.get("since") not in _SINCE_COLUMNS):
+            raise ValueError(f"suite {name}: a query batch needs meta.batch.new_files")
+        found.append((asset, name, data))
+    return tuple(found)
+
+
+def suites_for(asset_key: dg.AssetKey) -> list[tuple[str, dict[str, Any]]]:
+    path = "/".join(asset_key.path)
+    return [(name, data) for asset, name, data in _suites() if asset == path]
+
+
+def check_specs_for(*asset_keys: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """One Dagster check per expectation of the suites guarding these assets (no GX import).
+
+    Blocking (``severity: error``) expectations are blocking checks: a failure fails the
+    step and Dagster does not run the assets downstream.
+    """
+    specs: list[dg.AssetCheckSpec] = []
+    for key in asset_keys:
+        seen: set[str] = set()
+        for _, data in suites_for(key):
+            for spec in specs_from_dict(data):
+                if spec.check_name in seen:
+                    raise ValueError(f"check {spec.check_name} twice on {key.to_user_string()}")
+                seen.add(spec.check_name)
+                specs.append(dg.AssetCheckSpec(
+                    name=spec.check_name,
+                    asset=key,
+                    description=spec.description,
+                    blocking=spec.blocking,
+                    metadata={"suite": spec.suite, "severity": spec.severity,
+                              "expectation_type": spec.expectation_type},
+                ))
+    return specs
+
+
+def expectation_parameters(settings: Settings, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Run-time values of the suites' ``$PARAMETER``s: vocabulary, window, thresholds."""
+    earliest = dt.date.fromisoformat(settings.earliest_event_date)
+    return {
+        "stage_names": list(contract.STAGE_NAMES),
+        "outcome_names": list(contract.OUTCOMES),
+        **{f"groups_{c.name}": list(c.all_groups) for c in contract.CHARACTERISTICS},
+        "earliest_event_time": dt.datetime.combine(earliest, dt.time(), tzinfo=dt.UTC),
+        "latest_event_time": now or dt.datetime.now(dt.UTC),
+        "max_rejected_share": settings.max_rejected_share,
+        "max_orphan_share": settings.max_orphan_share,
+        "max_out_of_sequence_share": settings.max_out_of_sequence_share,
+        "max_unrecognised_share": settings.max_unrecognised_share,
+    }
+
+
+def _last_pass(con: Any, suite: str, run_id: str) -> dt.datetime | None:
+    row = con.execute(
+        f"""select max(validated_at) from {history.TABLE} as r
+            where suite = ? and run_id <> ?
+              and not exists (select 1 from {history.TABLE} as f
+                              where f.run_id = r.run_id and f.suite = r.suite
+                                and not f.success and f.severity = 'error')""",
+        [suite, run_id],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _new_file_ids(con: Any, suite: str, new_files: dict[str, Any], run_id: str) -> list[int]:
+    since_column = new_files["since"]
+    if since_column not in _SINCE_COLUMNS:
+        raise ValueError(f"suite {suite}: unknown since column {since_column!r}")
+    kinds = list(new_files["kinds"])
+    since = _last_pass(con, suite, run_id)
+    marks = ", ".join("?" for _ in kinds)
+    sql = (f"select file_id from raw.landing_files where kind in ({marks}) "
+           f"and status in ('loaded', 'duplicate') and {since_column} is not null")
+    params: list[Any] = [*kinds]
+    if since is not None:
+        sql += f" and {since_column} > ?"
+        params.append(since)
+    return [r[0] for r in con.execute(sql + " order by file_id", params).fetchall()]
+
+
+def _nothing_new(suite: str, data: dict[str, Any], run_id: str) -> list[ExpectationOutcome]:
+    now = dt.datetime.now(dt.UTC)
+    return [
+        ExpectationOutcome(
+            run_id=run_id, validated_at=now, suite=suite, batch="no new rows",
+            check_name=s.check_name, expectation_type=s.expectation_type, columns=s.columns,
+            severity=s.severity, success=True, description=s.description,
+            element_count=0, unexpected_count=0,
+        )
+        for s in specs_from_dict(data)
+    ]
+
+
+def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: str,
+               log: Any = None) -> dict[dg.AssetKey, list[ExpectationOutcome]]:
+    """Validate every suite guarding these assets, record the outcomes, rebuild the report.
+
+    The caller must not hold a DuckDB connection to the file (GX opens it read-only).
+    """
+    from funnel_pipeline import steps
+    from funnel_pipeline.quality import report
+    from funnel_pipeline.quality.runner import validate
+
+    plans: list[tuple[dg.AssetKey, str, dict[str, Any], dict[str, Any] | None]] = []
+    with steps.open_warehouse(settings) as con:
+        history.ensure_table(con)
+        for key in asset_keys:
+            for name, data in suites_for(key):
+                batch = data["meta"]["batch"]
+                if "table" in batch:
+                    plans.append((key, name, data, {"table": batch["table"]}))
+                    continue
+                ids = _new_file_ids(con, name, batch["new_files"], run_id)
+                args = {"query": batch["query"], "query_params": {"file_ids": ids}}
+                # an empty batch has nothing to check (and GX fails a mean over no rows)
+                empty = not ids or not con.execute(
+                    f"select count(*) from ({bind(batch['query'], {'file_ids': ids})})"
+                ).fetchone()[0]
+                plans.append((key, name, data, None if empty else args))
+
+    parameters = expectation_parameters(settings)
+    results: dict[dg.AssetKey, list[ExpectationOutcome]] = {key: [] for key in asset_keys}
+    for key, name, _data, args in plans:
+        if args is None:
+            outcomes = _nothing_new(name, _data, run_id)
+        else:
+            outcomes = validate(settings.duckdb_path, name, expectation_parameters=parameters,
+                                run_id=run_id, **args)
+        results[key].extend(outcomes)
+        if log is not None:
+            failed = [o.check_name for o in outcomes if not o.success]
+            log.info(f"suite {name} on {key.to_user_string()}: {len(outcomes)} checks, "
+                     f"failed: {', '.join(failed) or 'none'}")
+
+    with steps.open_warehouse(settings) as con:
+        for key, outcomes in results.items():
+            history.record_outcomes(con, outcomes, asset_key=key.to_user_string())
+        report.build_report(con, report_dir(settings))
+    return results
+
+
+def check_results(results: dict[dg.AssetKey, list[ExpectationOutcome]],
+                  asset_key: dg.AssetKey | None = None) -> list[dg.AssetCheckResult]:
+    """Dagster check results (aggregates only) for one asset, or for all."""
+    out = []
+    for key, outcomes in results.items():
+        if asset_key is not None and key != asset_key:
+            continue
+        for o in outcomes:
+            out.append(dg.AssetCheckResult(
+                asset_key=key,
+                check_name=o.check_name,
+                passed=o.success,
+                severity=(dg.AssetCheckSeverity.ERROR if o.severity == "error"
+                          else dg.AssetCheckSeverity.WARN),
+                description=o.description,
+                metadata=_metadata(o),
+            ))
+    return out
+
+
+def _metadata(o: ExpectationOutcome) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "suite": o.suite,
+        "expectation_type": o.expectation_type,
+        "batch": o.batch,
+        "observed_value": o.observed_value if o.observed_value is not None else "n/a",
+        "rows_checked": o.element_count if o.element_count is not None else "n/a",
+        "unexpected_count": o.unexpected_count if o.unexpected_count is not None else "n/a",
+        "unexpected_percent": (round(o.unexpected_percent, 4)
+                               if o.unexpected_percent is not None else "n/a"),
+    }
+    if o.error:
+        metadata["could_not_evaluate"] = o.error
+    return metadata
+
+
+def blocking_failures(results: dict[dg.AssetKey, list[ExpectationOutcome]]) -> list[str]:
+    return [f"{key.to_user_string()}: {o.check_name}"
+            for key, outcomes in results.items() for o in outcomes if o.blocking_failure]
+
+
+def all_check_specs() -> Iterable[CheckSpec]:
+    for _, _, data in _suites():
+        yield from specs_from_dict(data)
+
+
+def raise_if_blocking(results: dict[dg.AssetKey, list[ExpectationOutcome]],
+                      settings: Settings, consequence: str) -> None:
+    """Fail the step (after its check results were yielded) when a blocking check failed.
+
+    ``allow_retries=False``: a retry would re-validate the same bad rows, so the
+    step-retry policy (meant for a locked DuckDB file) must not delay the failure.
+    """
+    failures = blocking_failures(results)
+    if not failures:
+        return
+    index = report_dir(settings) / "index.html"
+    raise dg.Failure(
+        description=(f"{len(failures)} blocking data-quality check(s) failed "
+                     f"({'; '.join(failures)}). {consequence} Report: {index}"),
+        metadata={"failed_checks": len(failures), "report": dg.MetadataValue.path(str(index))},
+        allow_retries=False,
+    )

@@ -1,0 +1,343 @@
+"""The mart suites, written once here and generated into ``expectations/mart_*.json``.
+
+Why a generator: the four pass-rate marts share one metric definition
+(``sql/marts/group_stage_metrics.sql``), so they share most invariants; writing them
+once keeps the suites from drifting apart. The JSON files stay the reviewed artefact
+(``tests/test_validation_checks.py`` fails when they differ from this module's output):
+
+    python -m funnel_pipeline.quality.mart_suites          # rewrite expectations/mart_*.json
+
+Every mart expectation is blocking (``severity: error``): the marts are validated in the
+``staging`` schema and published only when all of them pass (``assets/marts.py``).
+Queries follow GX's ``{batch}`` rules on DuckDB: a query containing ``JOIN`` must alias
+the batch itself (``{batch} as b``); without a join GX adds the alias.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+#: tolerance for comparing computed fractions (CONTRACT.md §5: "Checks compare to 1e-9")
+EPS = "1e-9"
+
+#: pass-rate marts → the columns that identify a segment within the table
+PASS_RATE_SEGMENTS: dict[str, tuple[str, ...]] = {
+    "stage_pass_rates": (),
+    "stage_pass_rates_by_campaign": ("campaign_id", "entry_route"),
+    "stage_pass_rates_by_entry_route": ("entry_route",),
+    "intersectional_stage_pass_rates": (),
+}
+_COUNTS = ("entered", "passed", "failed", "withdrawn", "pending")
+
+
+def _exp(type_: str, kwargs: dict[str, Any], check_name: str, description: str) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "kwargs": kwargs,
+        "meta": {"check_name": check_name, "severity": "error", "description": description},
+    }
+
+
+def _rows(query: str, check_name: str, description: str) -> dict[str, Any]:
+    return _exp("unexpected_rows_expectation", {"unexpected_rows_query": query}, check_name,
+                description)
+
+
+def _between(column: str, low: float | None, high: float | None, check_name: str,
+             description: str) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"column": column}
+    if low is not None:
+        kwargs["min_value"] = low
+    if high is not None:
+        kwargs["max_value"] = high
+    return _exp("expect_column_values_to_be_between", kwargs, check_name, description)
+
+
+def _unit(column: str, what: str) -> dict[str, Any]:
+    return _between(column, 0, 1, f"{column}_in_unit_interval",
+                    f"Every {what} is a fraction between 0 and 1 (or empty where undefined).")
+
+
+def _partition(segment: tuple[str, ...]) -> str:
+    return ", ".join((*segment, "characteristic", "group_name"))
+
+
+def _counts_rules() -> list[dict[str, Any]]:
+    return [
+        _rows("select * from {batch} where entered is distinct from "
+              "passed + failed + withdrawn + pending",
+              "entered_equals_outcomes_plus_pending",
+              "At every stage, the applications entered equal those passed, failed, withdrawn "
+              "and still pending: no application is lost or counted twice."),
+        _rows("select * from {batch} where least(passed, failed, withdrawn, pending) < 0",
+              "counts_not_negative",
+              "No count of passed, failed, withdrawn or pending applications is negative."),
+    ]
+
+
+def _rate_rules() -> list[dict[str, Any]]:
+    return [
+        _unit("pass_rate", "pass rate"),
+        _unit("pass_rate_ci_low", "lower bound of a pass rate's 95% interval"),
+        _unit("pass_rate_ci_high", "upper bound of a pass rate's 95% interval"),
+        _unit("cumulative_pass_rate", "cumulative pass rate"),
+        _rows("select * from {batch} where (pass_rate is null) <> (pass_rate_ci_low is null) "
+              "or (pass_rate is null) <> (pass_rate_ci_high is null) "
+              f"or pass_rate_ci_low > pass_rate + {EPS} or pass_rate > pass_rate_ci_high + {EPS}",
+              "interval_contains_rate",
+              "Every pass rate lies inside its own 95% interval (low <= rate <= high), and a "
+              "rate and its interval are either all present or all empty."),
+        _unit("fisher_p_value", "Fisher exact test p-value"),
+    ]
+
+
+def _sequence_rules(segment: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rules comparing a stage with the one before it, within a group and segment."""
+    lagged = (
+        "select * from (select *, "
+        f"lag(passed) over (partition by {_partition(segment)} order by stage_order) "
+        "as previous_passed, "
+        f"lag(cumulative_pass_rate) over (partition by {_partition(segment)} order by stage_order) "
+        "as previous_cumulative_pass_rate "
+        "from {batch})"
+    )
+    return [
+        _rows(f"{lagged} where entered < previous_passed",
+              "passers_enter_next_stage",
+              "Every application that passed a stage is counted at the next stage (decided "
+              "there or pending): a group never enters a stage with fewer applications than "
+              "passed the stage before."),
+        _rows(f"{lagged} where entered = previous_passed "
+              f"and cumulative_pass_rate > previous_cumulative_pass_rate + {EPS}",
+              "cumulative_pass_rate_never_rises",
+              "A group's cumulative pass rate never rises from one stage to the next. The only "
+              "allowed exception is a stage that out-of-sequence outcomes entered (counted at "
+              "their own stage, CONTRACT.md section 4), i.e. where more applications entered "
+              "the stage than passed the one before."),
+    ]
+
+
+def _sum_to_all(segment: tuple[str, ...], all_rows: str) -> dict[str, Any]:
+    """Group counts per characteristic, stage (and segment) equal the `all` row's."""
+    keys = ", ".join((*segment, "stage_order"))
+    on = " and ".join(f"a.{k} is not distinct from g.{k}" for k in (*segment, "stage_order"))
+    differs = " or ".join(f"g.{c} is distinct from a.{c}" for c in _COUNTS)
+    sums = ", ".join(f"sum({c}) as {c}" for c in _COUNTS)
+    chars = ("(select distinct characteristic from {batch} as c0 "
+             "where characteristic <> 'all')")
+    query = (
+        f"select a.stage_order from {all_rows} as a cross join {chars} as ch "
+        f"left join (select characteristic, {keys}, {sums} from {{batch}} as b "
+        f"where characteristic <> 'all' group by characteristic, {keys}) as g "
+        f"on g.characteristic = ch.characteristic and {on} "
+        f"where {differs}"
+    )
+    where = "segment and stage" if segment else "stage"
+    return _rows(query, "group_counts_sum_to_all",
+                 f"For every characteristic and {where}, the groups' entered, passed, failed, "
+                 "withdrawn and pending counts add up to the 'all' row: every application "
+                 "is in exactly one group.")
+
+
+def pass_rate_suite(mart: str) -> dict[str, Any]:
+    segment = PASS_RATE_SEGMENTS[mart]
+    if mart == "intersectional_stage_pass_rates":
+        # no 'all' rows of its own: each pair of characteristics adds up to the overall
+        # 'all' row of stage_pass_rates (validated in the same staging build)
+        all_rows = "(select * from staging.stage_pass_rates where characteristic = 'all')"
+    else:
+        all_rows = "(select * from {batch} as a0 where characteristic = 'all')"
+    return {
+        "name": f"mart_{mart}",
+        "meta": {
+            "description": f"Invariants of marts.{mart}, checked on the staging build before "
+                           "it is published; any failure keeps yesterday's marts.",
+            "asset": f"marts/{mart}",
+            "batch": {"table": f"staging.{mart}"},
+            "generated_by": "funnel_pipeline/quality/mart_suites.py",
+        },
+        "expectations": [
+            _rows("select 1 where not exists (select 1 from {batch}) "
+                  "and exists (select 1 from core.applications where in_funnel)",
+                  "not_empty",
+                  "The table has rows whenever there is at least one application in the "
+                  "funnel."),
+            *_counts_rules(),
+            *_rate_rules(),
+            *_sequence_rules(segment),
+            _sum_to_all(segment, all_rows),
+        ],
+    }
+
+
+def drop_out_points_suite() -> dict[str, Any]:
+    sources = " + ".join(
+        f"(select count(*) from staging.{m} where flagged)" for m in PASS_RATE_SEGMENTS)
+    return {
+        "name": "mart_drop_out_points",
+        "meta": {
+            "description": "Invariants of marts.drop_out_points (the flagged rows of the four "
+                           "pass-rate marts), checked on the staging build before publication.",
+            "asset": "marts/drop_out_points",
+            "batch": {"table": "staging.drop_out_points"},
+            "generated_by": "funnel_pipeline/quality/mart_suites.py",
+        },
+        "expectations": [
+            _rows(f"select 1 where (select count(*) from {{batch}}) <> {sources}",
+                  "lists_every_flagged_row",
+                  "The table lists exactly as many rows as are flagged in the four pass-rate "
+                  "tables together: no drop-out point is lost or invented."),
+            _exp("expect_column_values_to_be_in_set",
+                 {"column": "flagged", "value_set": [True]}, "only_flagged_rows",
+                 "Every row listed is flagged (adverse-impact ratio below 0.8 and p < 0.05)."),
+            *_counts_rules(),
+            *_rate_rules(),
+            _unit("holm_p_value", "Holm-adjusted p-value"),
+            _rows(f"select * from {{batch}} where holm_p_value < fisher_p_value - {EPS}",
+                  "holm_not_below_raw_p",
+                  "A Holm-adjusted p-value is never smaller than the p-value it adjusts."),
+            _rows("select * from {batch} where shortfall is null or shortfall <= 0",
+                  "shortfall_positive",
+                  "Every flagged group passed fewer applications than it would have at the "
+                  "reference group's rate (a positive shortfall)."),
+        ],
+    }
+
+
+def stage_durations_suite() -> dict[str, Any]:
+    query = (
+        "select a.stage_order from {batch} as a join "
+        "(select characteristic, stage_order, sum(n) as n from {batch} as b "
+        "where characteristic <> 'all' group by characteristic, stage_order) as g "
+        "on g.stage_order = a.stage_order "
+        "where a.characteristic = 'all' and g.n <> a.n"
+    )
+    return {
+        "name": "mart_stage_durations",
+        "meta": {
+            "description": "Invariants of marts.stage_durations, checked on the staging build "
+                           "before publication.",
+            "asset": "marts/stage_durations",
+            "batch": {"table": "staging.stage_durations"},
+            "generated_by": "funnel_pipeline/quality/mart_suites.py",
+        },
+        "expectations": [
+            _between("n", 0, None, "n_not_negative", "No duration count is negative."),
+            _rows("select * from {batch} where (n = 0) <> (median_days is null) "
+                  "or (n = 0) <> (p90_days is null)",
+                  "quantiles_only_with_durations",
+                  "A median and 90th percentile are given exactly where there is at least one "
+                  "duration."),
+            _rows(f"select * from {{batch}} where median_days > p90_days + {EPS}",
+                  "median_not_above_p90",
+                  "The median duration is never longer than the 90th-percentile duration."),
+            _rows(query, "group_counts_sum_to_all",
+                  "For every characteristic and stage, the groups' duration counts add up to "
+                  "the 'all' row: every duration is in exactly one group."),
+        ],
+    }
+
+
+def representation_suite() -> dict[str, Any]:
+    sums = " or ".join(
+        f"(sum({c}) is not null and abs(sum({c}) - 1) > {EPS})"
+        for c in ("applicant_share", "appointed_share"))
+    return {
+        "name": "mart_representation",
+        "meta": {
+            "description": "Invariants of marts.representation, checked on the staging build "
+                           "before publication.",
+            "asset": "marts/representation",
+            "batch": {"table": "staging.representation"},
+            "generated_by": "funnel_pipeline/quality/mart_suites.py",
+        },
+        "expectations": [
+            _between("applications", 0, None, "applications_not_negative",
+                     "No count of applications is negative."),
+            _rows("select * from {batch} where appointed < 0 or appointed > applications",
+                  "appointed_within_applications",
+                  "A group's appointments are between zero and its applications."),
+            _unit("applicant_share", "applicant share"),
+            _unit("appointed_share", "appointed share"),
+            _unit("population_share", "population share"),
+            _rows(f"select characteristic from {{batch}} group by characteristic having {sums}",
+                  "shares_sum_to_one",
+                  "Within each characteristic, the stated groups' applicant shares (and "
+                  "appointed shares) add up to 1."),
+        ],
+    }
+
+
+def intervention_effects_suite() -> dict[str, Any]:
+    cols = ("decided_before", "passed_before", "decided_after", "passed_after")
+    keys = ("intervention_id", "stage_order")
+    on = " and ".join(f"g.{k} = a.{k}" for k in keys)
+    differs = " or ".join(f"g.{c} <> a.{c}" for c in cols)
+    sums = ", ".join(f"sum({c}) as {c}" for c in cols)
+    query = (
+        "select a.stage_order from {batch} as a join "
+        f"(select characteristic, {', '.join(keys)}, {sums} from {{batch}} as b "
+        f"where characteristic <> 'all' group by characteristic, {', '.join(keys)}) as g "
+        f"on {on} where a.characteristic = 'all' and ({differs})"
+    )
+    return {
+        "name": "mart_intervention_effects",
+        "meta": {
+            "description": "Invariants of marts.intervention_effects, checked on the staging "
+                           "build before publication (the table may be empty: no interventions).",
+            "asset": "marts/intervention_effects",
+            "batch": {"table": "staging.intervention_effects"},
+            "generated_by": "funnel_pipeline/quality/mart_suites.py",
+        },
+        "expectations": [
+            _rows("select * from {batch} where passed_before < 0 or passed_after < 0 "
+                  "or passed_before > decided_before or passed_after > decided_after",
+                  "passed_within_decided",
+                  "Before and after each intervention, passes are between zero and the "
+                  "decided outcomes."),
+            _unit("pass_rate_before", "pass rate before an intervention"),
+            _unit("pass_rate_after", "pass rate after an intervention"),
+            _between("pass_rate_difference", -1, 1, "pass_rate_difference_in_range",
+                     "Every change in pass rate is between -1 and +1."),
+            _unit("fisher_p_value", "Fisher exact test p-value"),
+            _rows(query, "group_counts_sum_to_all",
+                  "For every intervention, stage and characteristic, the groups' decided and "
+                  "passed counts add up to the 'all' row."),
+        ],
+    }
+
+
+def all_suites() -> list[dict[str, Any]]:
+    return [
+        *(pass_rate_suite(m) for m in PASS_RATE_SEGMENTS),
+        drop_out_points_suite(),
+        stage_durations_suite(),
+        representation_suite(),
+        intervention_effects_suite(),
+    ]
+
+
+def render(suite: dict[str, Any]) -> str:
+    return json.dumps(suite, indent=2, ensure_ascii=False) + "\n"
+
+
+def default_directory() -> Path:
+    return Path(__file__).resolve().parents[2] / "expectations"
+
+
+def write_all(directory: Path | None = None) -> list[Path]:
+    folder = directory or default_directory()
+    written = []
+    for suite in all_suites():
+        path = folder / f"{suite['name']}.json"
+        path.write_text(render(suite), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_all(Path(sys.argv[1]) if len(sys.argv) > 1 else None):
+        print(path)

@@ -1,0 +1,532 @@
+"""Issue 4: the expectation suites as Dagster asset checks, through the real job.
+
+One baseline run on tests/fixtures/dirty-landing (module fixture); every other run works
+on a copy of its DuckDB file, so it starts from published marts and a validation history.
+
+Bad data is crafted honestly: a test-only text appended to one SQL file of the pipeline
+(`warehouse.sql_text`), or to the landing copy, writes the bad rows; the check then fails
+because the table is bad, and nothing else is mocked. Each "round" breaks one blocking
+check in each mart at once (or in each raw/core suite) and asserts that exactly the
+targeted checks fail (plus the ones a tamper must break by construction, listed), the
+run fails, and the published marts are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from conftest import (
+    APPLICANT_HEADER,
+    EVENT_HEADER,
+    FIXTURES,
+    REPO_ROOT,
+    materialize_all,
+    read_table,
+    write_csv,
+)
+
+from funnel_pipeline import steps, warehouse
+from funnel_pipeline.quality import checks, mart_suites
+from funnel_pipeline.settings import Settings
+
+DIRTY = FIXTURES / "dirty-landing"
+MART_KEYS = [f"marts/{m}" for m in steps.MARTS]
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+def _settings(tmp: Path, landing: Path, name: str) -> Settings:
+    return Settings(landing_dir=landing, duckdb_path=tmp / f"{name}.duckdb",
+                    reports_dir=tmp / f"{name}_reports", duckdb_memory_limit="1GB")
+
+
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("dagster_home")
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(home))
+        with dg.DagsterInstance.get() as inst:
+            yield inst
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory, instance):
+    tmp = tmp_path_factory.mktemp("baseline")
+    settings = _settings(tmp, DIRTY, "funnel")
+    result = materialize_all(settings, instance)
+    assert result.success
+    return settings, result
+
+
+@pytest.fixture
+def copy_of(baseline, tmp_path: Path) -> Callable[[Path], Settings]:
+    """A copy of the baseline DuckDB file (and report folder) reading a new landing folder."""
+    base, _ = baseline
+
+    def _copy(landing: Path) -> Settings:
+        settings = _settings(tmp_path, landing, "copy")
+        shutil.copy(base.duckdb_path, settings.duckdb_path)
+        return settings
+
+    return _copy
+
+
+def _landing_with(tmp: Path, extra: dict[str, tuple[list[str], list[list[object]]]]) -> Path:
+    """dirty-landing (already loaded in the copy) plus new CSV files."""
+    folder = tmp / "landing"
+    shutil.copytree(DIRTY, folder)
+    for p in folder.iterdir():
+        p.chmod(0o644)
+    for name, (header, rows) in extra.items():
+        write_csv(folder / name, header, rows)
+    return folder
+
+
+def _evaluations(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {(e.asset_key.to_user_string(), e.check_name): e
+            for e in result.get_asset_check_evaluations()}
+
+
+def _failed_blocking(result) -> set[tuple[str, str]]:
+    return {k for k, e in _evaluations(result).items()
+            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR}
+
+
+def _all_specs() -> dict[tuple[str, str], str]:
+    return {(asset, s.check_name): s.severity
+            for asset, _, data in checks._suites() for s in checks.specs_from_dict(data)}
+
+
+def _marts_snapshot(settings: Settings) -> dict[str, list[dict]]:
+    return {m: read_table(settings, f"marts.{m}") for m in steps.MARTS}
+
+
+def _history(settings: Settings, run_id: str | None = None) -> list[dict]:
+    rows = read_table(settings, "quality.validation_results")
+    return [r for r in rows if run_id is None or r["run_id"] == run_id]
+
+
+def _step_failure_message(result, step: str) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_key == step:
+            return event.step_failure_data.error.message
+    raise AssertionError(f"step {step} did not fail")
+
+
+def _tamper_sql(monkeypatch: pytest.MonkeyPatch, appended: dict[str, str]) -> None:
+    """Test-only: append statements to pipeline SQL files (the bad data they write is real)."""
+    original = warehouse.sql_text
+
+    def patched(relative_path: str) -> str:
+        text = original(relative_path)
+        extra = appended.get(relative_path)
+        return f"{text}\n{extra}\n" if extra else text
+
+    monkeypatch.setattr(warehouse, "sql_text", patched)
+
+
+# --- every check listed, with its status --------------------------------------------------
+
+
+def test_every_check_is_an_asset_check_with_its_status(baseline):
+    _, result = baseline
+    evaluations = _evaluations(result)
+    specs = _all_specs()
+    assert set(evaluations) == set(specs)
+    # dirty-landing passes every check, warnings included, with its default thresholds
+    assert all(e.passed for e in evaluations.values()), [
+        k for k, e in evaluations.items() if not e.passed]
+    for key, evaluation in evaluations.items():
+        expected = (dg.AssetCheckSeverity.ERROR if specs[key] == "error"
+                    else dg.AssetCheckSeverity.WARN)
+        assert evaluation.severity == expected, key
+        metadata = evaluation.metadata
+        assert {"observed_value", "unexpected_count", "unexpected_percent",
+                "rows_checked"} <= set(metadata), key
+        # aggregates only: no applicant id, event id or campaign name reaches Dagster
+        text = json.dumps({k: str(v.value) for k, v in metadata.items()})
+        assert "P10" not in text and "Police" not in text, key
+    # the Definitions declare them one by one (what the UI's Checks tab lists)
+    from funnel_pipeline.definitions import defs
+    declared = {(k.asset_key.to_user_string(), k.name)
+                for k in defs.resolve_asset_graph().asset_check_keys}
+    assert set(specs) <= declared
+    # blocking in Dagster's sense exactly for severity error
+    blocking = {(spec.asset_key.to_user_string(), spec.name): spec.blocking
+                for a in defs.resolve_asset_graph().assets_defs for spec in a.check_specs}
+    assert all(blocking[k] == (sev == "error") for k, sev in specs.items())
+
+
+def test_history_and_auditor_report(baseline):
+    settings, result = baseline
+    rows = _history(settings, result.run_id)
+    assert len(rows) == len(_all_specs())
+    assert {(r["asset_key"], r["check_name"]) for r in rows} == set(_all_specs())
+    assert all(r["success"] for r in rows)
+    # the report asset links the offline report, which lists this run
+    materialization = next(
+        m for m in result.asset_materializations_for_node("quality__validation_report"))
+    index = Path(materialization.metadata["report"].value)
+    assert index == settings.reports_dir / "quality" / "index.html"
+    assert result.run_id in index.read_text(encoding="utf-8")
+
+
+def test_mart_suites_are_generated_files():
+    for suite in mart_suites.all_suites():
+        path = REPO_ROOT / "expectations" / f"{suite['name']}.json"
+        assert path.read_text(encoding="utf-8") == mart_suites.render(suite), (
+            f"{path.name} is out of date: python -m funnel_pipeline.quality.mart_suites")
+
+
+def test_vocabulary_comes_from_the_contract():
+    from funnel_pipeline import contract
+    params = checks.expectation_parameters(Settings())
+    assert params["stage_names"] == list(contract.STAGE_NAMES)
+    assert params["outcome_names"] == list(contract.OUTCOMES)
+    in_set = [e for suite in ("core_events", "core_applicants")
+              for e in json.loads((REPO_ROOT / "expectations" / f"{suite}.json").read_text())
+              ["expectations"] if e["type"] == "expect_column_values_to_be_in_set"]
+    assert len(in_set) == 8
+    assert all(set(e["kwargs"]["value_set"]) == {"$PARAMETER"} for e in in_set)
+    assert all(e["kwargs"]["value_set"]["$PARAMETER"] in params for e in in_set)
+
+
+# --- warnings: reported, never blocking -------------------------------------------------
+
+
+def test_warning_on_unrecognised_values_still_publishes(baseline, copy_of, tmp_path, instance):
+    _, base_result = baseline
+    people = [[f"UNREC{i:03d}", "Martian", "Klingon", "Perhaps", "Sapiosexual"] for i in range(20)]
+    settings = copy_of(_landing_with(tmp_path, {"applicants_99_unrecognised.csv":
+                                                (APPLICANT_HEADER, people)}))
+    result = materialize_all(settings, instance)
+    assert result.success
+    evaluations = _evaluations(result)
+    warning = evaluations[("core/applicants", "unrecognised_values_share")]
+    assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
+    assert warning.metadata["observed_value"].value == pytest.approx(1.0)
+    assert [k for k, e in evaluations.items() if not e.passed] == [
+        ("core/applicants", "unrecognised_values_share")]
+    # the marts were published by this run
+    assert {m.asset_key.to_user_string()
+            for m in result.get_asset_materialization_events()} >= set(MART_KEYS)
+    # one more set of history rows: this run's, one per check
+    history = _history(settings)
+    assert len(_history(settings, base_result.run_id)) == len(_all_specs())
+    assert len(_history(settings, result.run_id)) == len(_all_specs())
+    assert len(history) == 2 * len(_all_specs())
+
+
+# --- blocking mart checks: staging tampered, publication refused ------------------------
+
+
+def _pick_pair(t: str, keys: list[str], where: str, set_a: str, set_b: str,
+               source: str | None = None) -> str:
+    """Update two rows of different groups with the same segment, characteristic, stage."""
+    on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in keys)
+    # `source` (a temp table) already carries the target table's rowid as `rid`
+    src = source or f"(SELECT rowid AS rid, * FROM {t})"
+    return (
+        f"CREATE OR REPLACE TEMP TABLE _pick AS SELECT a.rid AS ra, b.rid AS rb "
+        f"FROM {src} AS a JOIN {src} AS b "
+        f"ON {on} AND a.group_name <> b.group_name "
+        f"WHERE a.characteristic <> 'all' AND {where} ORDER BY a.rid, b.rid LIMIT 1;\n"
+        f"UPDATE {t} SET {set_a} WHERE rowid = (SELECT ra FROM _pick);\n"
+        f"UPDATE {t} SET {set_b} WHERE rowid = (SELECT rb FROM _pick);"
+    )
+
+
+def _one(t: str, sets: str, where: str = "true") -> str:
+    return f"UPDATE {t} SET {sets} WHERE rowid = (SELECT min(rowid) FROM {t} WHERE {where});"
+
+
+def _lagged(t: str, segment: tuple[str, ...]) -> str:
+    part = ", ".join((*segment, "characteristic", "group_name"))
+    return (f"CREATE OR REPLACE TEMP TABLE _lag AS SELECT rowid AS rid, *, "
+            f"lag(passed) OVER (PARTITION BY {part} ORDER BY stage_order) AS prev_passed, "
+            f"lag(cumulative_pass_rate) OVER (PARTITION BY {part} ORDER BY stage_order) AS prev_cum "
+            f"FROM {t};\n")
+
+
+def _pass_rate_tampers(mart: str) -> list[tuple[str, str, set[str]]]:
+    """(check, SQL appended after marts/<mart>.sql, other checks it must break)."""
+    t = f"staging.{mart}"
+    segment = mart_suites.PASS_RATE_SEGMENTS[mart]
+    keys = [*segment, "characteristic", "stage_order"]
+    lag = _lagged(t, segment)
+    return [
+        ("not_empty", f"DELETE FROM {t};", set()),
+        ("entered_equals_outcomes_plus_pending",
+         _pick_pair(t, keys, "a.stage_order = 1 AND b.entered >= 1",
+                    "entered = entered + 1", "entered = entered - 1"), set()),
+        ("counts_not_negative",
+         _pick_pair(t, keys, "a.stage_order = 1 AND b.failed >= 1",
+                    "pending = pending - 1, failed = failed + 1",
+                    "pending = pending + 1, failed = failed - 1"), set()),
+        ("pass_rate_in_unit_interval", _one(t, "pass_rate = 1.5", "pass_rate IS NOT NULL"),
+         {"interval_contains_rate"}),
+        ("pass_rate_ci_low_in_unit_interval",
+         _one(t, "pass_rate_ci_low = -0.1", "pass_rate_ci_low IS NOT NULL"), set()),
+        ("pass_rate_ci_high_in_unit_interval",
+         _one(t, "pass_rate_ci_high = 1.1", "pass_rate_ci_high IS NOT NULL"), set()),
+        ("cumulative_pass_rate_in_unit_interval",
+         _one(t, "cumulative_pass_rate = 1.5", "stage_order = 1"), set()),
+        ("interval_contains_rate",
+         _one(t, "pass_rate_ci_low = pass_rate_ci_high",
+              "pass_rate_ci_low < pass_rate AND pass_rate < pass_rate_ci_high"), set()),
+        ("fisher_p_value_in_unit_interval", _one(t, "fisher_p_value = 1.5"), set()),
+        ("passers_enter_next_stage",
+         lag + _pick_pair(
+             t, keys, "a.stage_order >= 2 AND a.pending >= a.entered - a.prev_passed + 1",
+             "pending = pending - (SELECT entered - prev_passed + 1 FROM _lag WHERE rid = (SELECT ra FROM _pick)), "
+             "entered = entered - (SELECT entered - prev_passed + 1 FROM _lag WHERE rid = (SELECT ra FROM _pick))",
+             "pending = pending + (SELECT entered - prev_passed + 1 FROM _lag WHERE rid = (SELECT ra FROM _pick)), "
+             "entered = entered + (SELECT entered - prev_passed + 1 FROM _lag WHERE rid = (SELECT ra FROM _pick))",
+             source="_lag"), set()),
+        ("cumulative_pass_rate_never_rises",
+         lag + f"UPDATE {t} SET cumulative_pass_rate = (SELECT prev_cum + (1 - prev_cum) / 2 "
+               f"FROM _lag WHERE rid = {t}.rowid) WHERE rowid = (SELECT min(rid) FROM _lag "
+               "WHERE stage_order >= 2 AND entered = prev_passed AND prev_cum < 0.99);", set()),
+        ("group_counts_sum_to_all",
+         _one(t, "passed = passed + 1, failed = failed - 1",
+              "characteristic <> 'all' AND stage_order = 5 AND failed >= 1"), set()),
+    ]
+
+
+def _other_mart_tampers() -> dict[str, list[tuple[str, str, set[str]]]]:
+    d, s, r, i = ("staging.drop_out_points", "staging.stage_durations",
+                  "staging.representation", "staging.intervention_effects")
+
+    def effect(row: str) -> str:
+        return f"INSERT INTO {i} VALUES {row};"
+
+    return {
+        "drop_out_points": [
+            ("lists_every_flagged_row", f"DELETE FROM {d} WHERE rowid = (SELECT min(rowid) FROM {d});", set()),
+            ("only_flagged_rows", _one(d, "flagged = false"), set()),
+            ("entered_equals_outcomes_plus_pending", _one(d, "entered = entered + 1"), set()),
+            ("counts_not_negative",
+             _one(d, "pending = -1, entered = passed + failed + withdrawn - 1"), set()),
+            ("pass_rate_in_unit_interval", _one(d, "pass_rate = 1.5"), {"interval_contains_rate"}),
+            ("pass_rate_ci_low_in_unit_interval", _one(d, "pass_rate_ci_low = -0.1"), set()),
+            ("pass_rate_ci_high_in_unit_interval", _one(d, "pass_rate_ci_high = 1.1"), set()),
+            ("cumulative_pass_rate_in_unit_interval", _one(d, "cumulative_pass_rate = 1.5"), set()),
+            ("interval_contains_rate", _one(d, "pass_rate_ci_low = pass_rate_ci_high",
+                                            "pass_rate_ci_low < pass_rate AND pass_rate < pass_rate_ci_high"), set()),
+            ("fisher_p_value_in_unit_interval", _one(d, "fisher_p_value = -0.5"), set()),
+            ("holm_p_value_in_unit_interval", _one(d, "holm_p_value = 1.5"), set()),
+            ("holm_not_below_raw_p", _one(d, "holm_p_value = fisher_p_value / 2", "fisher_p_value > 0"), set()),
+            ("shortfall_positive", _one(d, "shortfall = -1"), set()),
+        ],
+        "stage_durations": [
+            ("n_not_negative",
+             (f"CREATE OR REPLACE TEMP TABLE _pick AS SELECT a.rowid AS ra, b.rowid AS rb, a.n AS na "
+             f"FROM {s} AS a JOIN {s} AS b ON a.characteristic = b.characteristic "
+             f"AND a.stage_order = b.stage_order AND a.group_name <> b.group_name "
+             f"WHERE a.characteristic <> 'all' AND a.n >= 1 AND b.n >= 1 LIMIT 1;\n"
+             f"UPDATE {s} SET n = n + (SELECT na + 1 FROM _pick) WHERE rowid = (SELECT rb FROM _pick);\n"
+              f"UPDATE {s} SET n = -1 WHERE rowid = (SELECT ra FROM _pick);"), set()),
+            ("quantiles_only_with_durations", _one(s, "median_days = NULL", "n > 0"), set()),
+            ("median_not_above_p90", _one(s, "median_days = p90_days + 1", "n > 0"), set()),
+            ("group_counts_sum_to_all", _one(s, "n = n + 1", "characteristic = 'all' AND n > 0"), set()),
+        ],
+        "representation": [
+            ("applications_not_negative", _one(r, "applications = -1"),
+             {"appointed_within_applications"}),
+            ("appointed_within_applications", _one(r, "appointed = applications + 1"), set()),
+            ("applicant_share_in_unit_interval",
+             _pick_pair(r, ["characteristic"], "a.applicant_share IS NOT NULL AND b.applicant_share IS NOT NULL",
+                        "applicant_share = applicant_share + 1", "applicant_share = applicant_share - 1"), set()),
+            ("appointed_share_in_unit_interval",
+             _pick_pair(r, ["characteristic"], "a.appointed_share IS NOT NULL AND b.appointed_share IS NOT NULL",
+                        "appointed_share = appointed_share + 1", "appointed_share = appointed_share - 1"), set()),
+            ("population_share_in_unit_interval", _one(r, "population_share = 1.5"), set()),
+            ("shares_sum_to_one", _one(r, "applicant_share = applicant_share / 2", "applicant_share > 0"), set()),
+        ],
+        "intervention_effects": [
+            ("passed_within_decided", effect("('T0', 'sift', 2, 'all', 'All', 1, 2, 0.5, 1, 1, 1.0, 0.5, 0.5)"), set()),
+            ("pass_rate_before_in_unit_interval", effect("('T1', 'sift', 2, 'all', 'All', 2, 1, 1.5, 2, 1, 0.5, 0.0, 0.5)"), set()),
+            ("pass_rate_after_in_unit_interval", effect("('T2', 'sift', 2, 'all', 'All', 2, 1, 0.5, 2, 1, 1.5, 0.0, 0.5)"), set()),
+            ("pass_rate_difference_in_range", effect("('T3', 'sift', 2, 'all', 'All', 2, 1, 0.5, 2, 1, 0.5, 1.5, 0.5)"), set()),
+            ("fisher_p_value_in_unit_interval", effect("('T4', 'sift', 2, 'all', 'All', 2, 1, 0.5, 2, 1, 0.5, 0.0, 1.5)"), set()),
+            ("group_counts_sum_to_all",
+             (effect("('T5', 'sift', 2, 'all', 'All', 2, 1, 0.5, 2, 1, 0.5, 0.0, 1.0)") + "\n"
+              + effect("('T5', 'sift', 2, 'sex', 'Female', 1, 1, 1.0, 1, 1, 1.0, 0.0, 1.0)")), set()),
+        ],
+    }
+
+
+def mart_tampers() -> dict[str, list[tuple[str, str, set[str]]]]:
+    return {**{m: _pass_rate_tampers(m) for m in mart_suites.PASS_RATE_SEGMENTS},
+            **_other_mart_tampers()}
+
+
+def _blocking_mart_checks() -> set[tuple[str, str]]:
+    return {k for k, sev in _all_specs().items() if k[0].startswith("marts/") and sev == "error"}
+
+
+def test_every_blocking_mart_check_has_a_tamper():
+    covered = {(f"marts/{m}", check) for m, cases in mart_tampers().items() for check, _, _ in cases}
+    assert covered == _blocking_mart_checks()
+
+
+ROUNDS = max(len(cases) for cases in mart_tampers().values())
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_blocking_mart_checks_refuse_publication(round_, baseline, copy_of, monkeypatch, instance):
+    """Round n breaks the n-th blocking check of every mart at once."""
+    settings = copy_of(DIRTY)  # nothing new to load: only the marts are rebuilt
+    before = _marts_snapshot(settings)
+    appended, expected = {}, set()
+    for mart, cases in mart_tampers().items():
+        if round_ < len(cases):
+            check, sql, also = cases[round_]
+            appended[f"marts/{mart}.sql"] = sql
+            expected |= {(f"marts/{mart}", c) for c in {check, *also}}
+    _tamper_sql(monkeypatch, appended)
+
+    result = materialize_all(settings, instance)
+
+    assert not result.success
+    assert _failed_blocking(result) == expected
+    message = _step_failure_message(result, "marts")
+    assert "Marts NOT published" in message and "Exceeded max_retries" not in message
+    assert all(check in message for _, check in expected)
+    # every mart check was reported (pass or fail), no mart was materialised
+    reported = {k for k in _evaluations(result) if k[0].startswith("marts/")}
+    assert reported == {k for k in _all_specs() if k[0].startswith("marts/")}
+    assert not [m for m in result.get_asset_materialization_events()
+                if m.asset_key.to_user_string().startswith("marts/")]
+    assert _marts_snapshot(settings) == before
+    failed_rows = {(r["asset_key"], r["check_name"]) for r in _history(settings, result.run_id)
+                   if not r["success"]}
+    assert failed_rows == expected
+
+
+# --- blocking raw / core checks: the step fails, nothing downstream runs -----------------
+
+_NEW_EVENTS = [
+    [f"EVNEW{n:02d}", f"PNEW{p}", "2022-Police Now, Detective-2", stage, "passed",
+     f"2022-03-0{d}T10:00:00Z"]
+    for n, (p, stage, d) in enumerate(
+        [(p, s, d) for p in range(3) for d, s in enumerate(["application", "sift"], start=1)])
+]
+_NEW_PEOPLE = [[f"PNEW{p}", "Female", "White", "No", "Heterosexual"] for p in range(3)]
+_NEW_FILES = {"events_2099_new.csv": (EVENT_HEADER, _NEW_EVENTS),
+              "applicants_99_new.csv": (APPLICANT_HEADER, _NEW_PEOPLE)}
+
+
+def _core_file_rows(table: str, where: str = "true") -> str:
+    return (f"(SELECT min(rowid) FROM {table} WHERE {where} AND file_id IN "
+            "(SELECT file_id FROM raw.landing_files WHERE file_name LIKE '%new.csv'))")
+
+
+def _run_core_round(copy_of, tmp_path, monkeypatch, instance, sql: dict[str, str],
+                    after_ingest: str | None = None):
+    settings = copy_of(_landing_with(tmp_path, _NEW_FILES))
+    before = _marts_snapshot(settings)
+    _tamper_sql(monkeypatch, sql)
+    if after_ingest:
+        original = steps.ingest
+
+        def ingest(s, run_id=None):
+            summary = original(s, run_id)
+            with steps.open_warehouse(s) as con:
+                for statement in warehouse.split_statements(after_ingest):
+                    con.execute(statement)
+            return summary
+
+        monkeypatch.setattr(steps, "ingest", ingest)
+    result = materialize_all(settings, instance)
+    assert not result.success
+    assert _marts_snapshot(settings) == before
+    assert not [m for m in result.get_asset_materialization_events()
+                if m.asset_key.to_user_string().startswith("marts/")]
+    return settings, result
+
+
+def test_blocking_raw_checks(copy_of, tmp_path, monkeypatch, instance):
+    rows = "raw.event_rows"
+    new = _core_file_rows(rows)
+    after_ingest = (
+        f"UPDATE {rows} SET row_number = row_number + 100000 WHERE rowid = "
+        f"(SELECT max(rowid) FROM {rows} WHERE file_id IN (SELECT file_id FROM raw.landing_files "
+        "WHERE file_name LIKE '%new.csv'));\n"
+        f"UPDATE {rows} SET extra_columns = '{{not json' WHERE rowid = "
+        f"(SELECT max(rowid) - 1 FROM {rows} WHERE file_id IN (SELECT file_id FROM raw.landing_files "
+        "WHERE file_name LIKE '%new.csv'));\n"
+        f"INSERT INTO {rows} SELECT * FROM {rows} WHERE rowid = {new};"
+    )
+    _, result = _run_core_round(copy_of, tmp_path, monkeypatch, instance, {}, after_ingest)
+    assert _failed_blocking(result) == {("raw/event_rows", c) for c in
+                                        ("row_position_unique", "row_number_within_manifest",
+                                         "extra_columns_valid_json")}
+    assert "blocking data-quality check" in _step_failure_message(result, "landing_files")
+
+
+def test_blocking_event_and_applicant_checks(copy_of, tmp_path, monkeypatch, instance):
+    e, a = "core.events", "core.applicants"
+    events_sql = "\n".join([
+        _one(e, "campaign_id = ' '", f"rowid = {_core_file_rows(e)}"),
+        _one(e, "outcome = 'maybe'", f"rowid = {_core_file_rows(e)} + 1"),
+        _one(e, "stage = 'interview'", f"rowid = {_core_file_rows(e)} + 2"),
+        _one(e, "stage_order = 9", f"rowid = {_core_file_rows(e)} + 3"),
+        _one(e, "occurred_at = now() + INTERVAL 2 DAY", f"rowid = {_core_file_rows(e)} + 4"),
+        f"INSERT INTO {e} SELECT * FROM {e} WHERE rowid = {_core_file_rows(e)} + 5;",
+    ])
+    applicants_sql = "\n".join([
+        _one(a, "applicant_id = ''", "applicant_id = 'PNEW0'"),
+        f"INSERT INTO {a} SELECT * FROM {a} WHERE applicant_id = 'PNEW1';",
+        *[_one(a, f"{c} = 'Martian'", "applicant_id = 'PNEW2'")
+          for c in ("sex", "ethnicity", "ethnic_minority", "disability", "sexual_orientation",
+                    "lgbt_plus")],
+    ])
+    settings, result = _run_core_round(copy_of, tmp_path, monkeypatch, instance,
+                                       {"core/events.sql": events_sql,
+                                        "core/applicants.sql": applicants_sql})
+    assert _failed_blocking(result) == {
+        *[("core/events", c) for c in ("required_ids_present", "outcome_in_vocabulary",
+                                       "stage_in_vocabulary", "stage_order_matches_stage",
+                                       "occurred_at_in_window", "event_id_unique")],
+        *[("core/applicants", c) for c in ("applicant_id_present", "applicant_id_unique")],
+        *[("core/applicants", f"{c}_group_known") for c in
+          ("sex", "ethnicity", "ethnic_minority", "disability", "sexual_orientation",
+           "lgbt_plus")],
+    }
+    # a stage outside the vocabulary has no stage number to match: both checks fail
+    for step in ("core__events", "core__applicants"):
+        assert "blocking data-quality check" in _step_failure_message(result, step)
+    # the history names them too
+    failed = {r["check_name"] for r in _history(settings, result.run_id) if not r["success"]}
+    assert {"event_id_unique", "lgbt_plus_group_known"} <= failed
+
+
+def test_blocking_outcome_and_rejection_checks(copy_of, tmp_path, monkeypatch, instance):
+    so, ap = "core.stage_outcomes", "core.applications"
+    new_person = "applicant_id LIKE 'PNEW%'"
+    outcomes_sql = "\n".join([
+        f"INSERT INTO {so} SELECT * FROM {so} WHERE rowid = (SELECT min(rowid) FROM {so} WHERE {new_person});",
+        _one(so, "outcome = 'failed'", f"{new_person} AND stage_order = 2"),
+        f"INSERT INTO {ap} SELECT * FROM {ap} WHERE rowid = (SELECT min(rowid) FROM {ap} WHERE {new_person});",
+    ])
+    rejected_sql = (
+        "INSERT INTO quality.rejected_rows SELECT e.file_id, e.row_number, 'events', 'x', 'test', "
+        "'{}', now() FROM core.events AS e WHERE e.rowid = " + _core_file_rows("core.events") + ";"
+    )
+    _, result = _run_core_round(copy_of, tmp_path, monkeypatch, instance,
+                                {"core/stage_outcomes.sql": outcomes_sql,
+                                 "core/events.sql": rejected_sql})
+    assert _failed_blocking(result) == {
+        ("core/stage_outcomes", "one_outcome_per_application_stage"),
+        ("core/stage_outcomes", "outcome_from_accepted_event"),
+        ("core/applications", "one_row_per_application"),
+        ("quality/rejected_rows", "rejected_rows_not_counted"),
+    }
