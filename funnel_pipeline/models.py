@@ -233,6 +233,34 @@ class Application(SQLModel, table=True):
     out_of_sequence_stages: int = Field(default=0, sa_type=sa.Integer)
 
 
+class FunnelCell(SQLModel, table=True):
+    """The funnel cube: funnel-application counts per campaign × the six groups × stage.
+
+    Maintained incrementally by `sql/core/stage_outcomes.sql` (old rows of recomputed
+    applications subtracted, new ones added), so a nightly run's marts sum this small
+    table instead of rescanning every application. Cells with no application are dropped.
+    """
+
+    __tablename__ = "funnel_cube"
+    __table_args__ = {"schema": "core"}
+    campaign_id: str = Field(primary_key=True, sa_type=Text)
+    sex: str = Field(primary_key=True, sa_type=Text)
+    ethnicity: str = Field(primary_key=True, sa_type=Text)
+    ethnic_minority: str = Field(primary_key=True, sa_type=Text)
+    disability: str = Field(primary_key=True, sa_type=Text)
+    sexual_orientation: str = Field(primary_key=True, sa_type=Text)
+    lgbt_plus: str = Field(primary_key=True, sa_type=Text)
+    stage: str = Field(sa_type=Text)
+    stage_order: int = Field(primary_key=True, sa_type=sa.Integer)
+    #: funnel applications of the cell (the same on each of its stage rows)
+    applications: int = Field(sa_type=sa.BigInteger)
+    passed: int = Field(sa_type=sa.BigInteger)
+    failed: int = Field(sa_type=sa.BigInteger)
+    withdrawn: int = Field(sa_type=sa.BigInteger)
+    #: passed the previous stage, no outcome at this one (0 at the application stage)
+    pending: int = Field(sa_type=sa.BigInteger)
+
+
 class Campaign(SQLModel, table=True):
     """One accepted campaigns row per campaign_id (CONTRACT §6): its entry route, trimmed."""
 
@@ -316,6 +344,7 @@ ALL_TABLE_MODELS: tuple[type[SQLModel], ...] = (
     Event,
     Applicant,
     StageOutcome,
+    FunnelCell,
     Application,
     Campaign,
     Population,

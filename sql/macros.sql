@@ -90,3 +90,35 @@ CREATE OR REPLACE TEMP MACRO group_of(characteristic_name, c) AS
         WHEN 'sexual_orientation' THEN c.sexual_orientation
         WHEN 'lgbt_plus' THEN c.lgbt_plus
     END;
+
+-- Funnel-cube contributions of a set of application rows (CONTRACT.md section 5 counts),
+-- times `weight` (+1 to add them, -1 to take them away). `source`: a table with the
+-- columns of core.applications. Grain: campaign × the six groups × stage; funnel
+-- applications only:
+--   passed / failed / withdrawn — outcome at the stage;
+--   pending — passed the previous stage, no outcome at this stage (0 at application);
+--   applications — every funnel application of the cell (same on each stage row).
+CREATE OR REPLACE TEMP MACRO funnel_cells(source, weight) AS TABLE
+WITH per_stage AS (
+    SELECT
+        a.campaign_id, a.sex, a.ethnicity, a.ethnic_minority, a.disability,
+        a.sexual_orientation, a.lgbt_plus, s.stage, s.stage_order,
+        CASE s.stage_order WHEN 1 THEN a.outcome_1 WHEN 2 THEN a.outcome_2
+             WHEN 3 THEN a.outcome_3 WHEN 4 THEN a.outcome_4 WHEN 5 THEN a.outcome_5 END AS outcome,
+        CASE s.stage_order WHEN 2 THEN a.outcome_1 WHEN 3 THEN a.outcome_2
+             WHEN 4 THEN a.outcome_3 WHEN 5 THEN a.outcome_4 END AS previous_outcome
+    FROM query_table(source) AS a
+    CROSS JOIN (SELECT DISTINCT canonical AS stage, stage_order
+                FROM core.vocabulary WHERE domain = 'stage') AS s
+    WHERE a.in_funnel
+)
+SELECT
+    campaign_id, sex, ethnicity, ethnic_minority, disability, sexual_orientation, lgbt_plus,
+    stage, stage_order,
+    weight * count(*)                                                   AS applications,
+    weight * count(*) FILTER (WHERE outcome = 'passed')                 AS passed,
+    weight * count(*) FILTER (WHERE outcome = 'failed')                 AS failed,
+    weight * count(*) FILTER (WHERE outcome = 'withdrawn')              AS withdrawn,
+    weight * count(*) FILTER (WHERE outcome IS NULL AND previous_outcome = 'passed') AS pending
+FROM per_stage
+GROUP BY ALL;

@@ -48,14 +48,19 @@ class DatabaseBusyError(RuntimeError):
     """The DuckDB file could not be opened read-only (a writer holds it)."""
 
 
-def _connection_string(database_path: Path, read_only: bool) -> str:
+def _connection_string(database_path: Path, read_only: bool,
+                       duckdb_config: Mapping[str, str] | None = None) -> str:
+    """SQLAlchemy URL; duckdb_engine passes the query items to DuckDB as its config.
+
+    The config matters: GX's connection is a new DuckDB instance, and without a
+    ``memory_limit`` DuckDB allows itself 80 % of the machine's memory.
+    """
     from sqlalchemy.engine import URL
 
-    url = URL.create(
-        "duckdb",
-        database=str(database_path),
-        query={"access_mode": "read_only"} if read_only else {},
-    )
+    query = {key: str(value) for key, value in (duckdb_config or {}).items() if value}
+    if read_only:
+        query["access_mode"] = "read_only"
+    url = URL.create("duckdb", database=str(database_path), query=query)
     return url.render_as_string(hide_password=False)
 
 
@@ -121,6 +126,7 @@ def validate(
     run_id: str | None = None,
     read_only: bool = True,
     suites_dir: Path | None = None,
+    duckdb_config: Mapping[str, str] | None = None,
 ) -> list[ExpectationOutcome]:
     """Validate one batch of ``database_path`` against a suite; one outcome per expectation.
 
@@ -129,7 +135,8 @@ def validate(
     ``:name`` placeholders filled from ``query_params`` (see ``query.py``).
     ``expectation_parameters``: values for ``{"$PARAMETER": "name"}`` in suite kwargs.
     ``read_only=False`` is for callers that need it; it still must not overlap with a
-    write connection held by this process.
+    write connection held by this process. ``duckdb_config``: DuckDB settings for GX's
+    connection (``memory_limit``, ``threads``, ``temp_directory``).
     """
     path = Path(database_path).resolve()
     if not path.is_file():
@@ -154,7 +161,7 @@ def validate(
     try:
         try:  # adding the datasource and asset already connects (GX tests the connection)
             datasource = context.data_sources.add_sql(
-                name="duckdb", connection_string=_connection_string(path, read_only)
+                name="duckdb", connection_string=_connection_string(path, read_only, duckdb_config)
             )
             batch_definition, label = _batch_definition(datasource, table, sql)
         except Exception as exc:

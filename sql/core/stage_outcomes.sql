@@ -8,6 +8,10 @@
 --   the funnel (has an application-stage outcome) and how many of its outcomes are out of
 --   sequence (no pass at the stage before).
 --
+-- core.funnel_cube — counts per campaign × groups × stage (macro funnel_cells), kept up
+--   to date here: the recomputed applications' old rows are subtracted, their new rows
+--   added, so the marts never rescan applications.
+--
 -- Incremental: recomputes only the applications in core.dirty_keys (touched by new
 -- events) and the applications of people whose applicants row changed, then clears the
 -- queue, all in the caller's transaction.
@@ -38,6 +42,18 @@ FROM (
         ON d.applicant_id = e.applicant_id AND d.campaign_id = e.campaign_id
     GROUP BY ALL
 );
+
+-- a warehouse from before core.funnel_cube existed: build the cube once from every
+-- application (the dirty ones' old rows included: they are subtracted below)
+INSERT INTO core.funnel_cube BY NAME
+SELECT * FROM funnel_cells('core.applications', 1)
+WHERE NOT EXISTS (SELECT 1 FROM core.funnel_cube);
+
+-- the rows about to be replaced, for the cube (none on a first build)
+CREATE OR REPLACE TEMP TABLE replaced_applications AS
+SELECT a.* FROM core.applications AS a
+SEMI JOIN dirty_applications AS d
+    ON d.applicant_id = a.applicant_id AND d.campaign_id = a.campaign_id;
 
 DELETE FROM core.applications AS a
 WHERE EXISTS (SELECT 1 FROM dirty_applications AS d
@@ -79,5 +95,28 @@ SELECT
     ) AS out_of_sequence_stages
 FROM wide AS w
 LEFT JOIN core.applicants AS p ON p.applicant_id = w.applicant_id;
+
+CREATE OR REPLACE TEMP VIEW recomputed_applications AS
+SELECT a.* FROM core.applications AS a
+SEMI JOIN dirty_applications AS d
+    ON d.applicant_id = a.applicant_id AND d.campaign_id = a.campaign_id;
+
+CREATE OR REPLACE TEMP TABLE merged_cube AS
+SELECT campaign_id, sex, ethnicity, ethnic_minority, disability, sexual_orientation, lgbt_plus,
+       stage, stage_order,
+       sum(applications) AS applications, sum(passed) AS passed, sum(failed) AS failed,
+       sum(withdrawn) AS withdrawn, sum(pending) AS pending
+FROM (
+    SELECT * FROM core.funnel_cube
+    UNION ALL BY NAME
+    SELECT * FROM funnel_cells('replaced_applications', -1)
+    UNION ALL BY NAME
+    SELECT * FROM funnel_cells('recomputed_applications', 1)
+)
+GROUP BY ALL
+HAVING sum(applications) <> 0;
+
+DELETE FROM core.funnel_cube;
+INSERT INTO core.funnel_cube BY NAME SELECT * FROM merged_cube;
 
 DELETE FROM core.dirty_keys;
