@@ -261,6 +261,24 @@ class FunnelCell(SQLModel, table=True):
     pending: int = Field(sa_type=sa.BigInteger)
 
 
+class FisherPValue(SQLModel, table=True):
+    """Cache of two-sided Fisher exact p-values of [[a, b], [c, d]] (scipy, in Python).
+
+    Why: the test costs milliseconds per table in Python, and a nightly run changes few
+    cells, so the marts look tables up here and test only new ones. Entries not used by
+    the latest marts build are dropped (``used_at`` is that build's transaction time).
+    """
+
+    __tablename__ = "fisher_p_values"
+    __table_args__ = {"schema": "core"}
+    a: int = Field(primary_key=True, sa_type=sa.BigInteger)
+    b: int = Field(primary_key=True, sa_type=sa.BigInteger)
+    c: int = Field(primary_key=True, sa_type=sa.BigInteger)
+    d: int = Field(primary_key=True, sa_type=sa.BigInteger)
+    p_value: float = Field(sa_type=sa.Double)
+    used_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
 class Campaign(SQLModel, table=True):
     """One accepted campaigns row per campaign_id (CONTRACT §6): its entry route, trimmed."""
 
@@ -345,6 +363,7 @@ ALL_TABLE_MODELS: tuple[type[SQLModel], ...] = (
     Applicant,
     StageOutcome,
     FunnelCell,
+    FisherPValue,
     Application,
     Campaign,
     Population,

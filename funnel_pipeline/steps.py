@@ -122,6 +122,7 @@ def build_staging_with(con: duckdb.DuckDBPyConnection, marts: tuple[str, ...] = 
     warehouse.run_sql_file(con, "marts/group_stage_metrics.sql", metric_parameters())
     for mart in marts:
         warehouse.run_sql_file(con, f"marts/{mart}.sql", metric_parameters())
+    warehouse.run_sql_file(con, "marts/fisher_p_values_prune.sql")
 
 
 def build_marts(settings: Settings, marts: tuple[str, ...] = MARTS,

@@ -9,7 +9,7 @@
 --     [passed, decided − passed] reference]; NULL wherever the ratio is NULL
 --   flagged = ratio < $threshold AND p < $alpha (false when either is NULL)
 
-CREATE OR REPLACE TABLE staging.group_stage_metrics AS
+CREATE OR REPLACE TEMP TABLE metric_ratios AS
 WITH base AS (
     SELECT *,
         passed + failed + withdrawn           AS decided,
@@ -52,13 +52,25 @@ ratios AS (
              THEN pass_rate / reference_pass_rate END AS adverse_impact_ratio
     FROM with_reference
 ),
-tested AS (
-    SELECT *,
-        CASE WHEN adverse_impact_ratio IS NOT NULL
-             THEN fisher_exact_p(passed, decided - passed,
-                                 reference_passed, reference_decided - reference_passed)
-        END AS fisher_p_value
-    FROM ratios
+SELECT * FROM ratios;
+
+-- the 2x2 tables to test: [[passed, decided − passed] group, the same for the reference]
+CREATE OR REPLACE TEMP TABLE fisher_needed AS
+SELECT DISTINCT passed AS a, decided - passed AS b,
+       reference_passed AS c, reference_decided - reference_passed AS d
+FROM metric_ratios
+WHERE adverse_impact_ratio IS NOT NULL;
+
+-- include: marts/fisher_p_values.sql
+
+CREATE OR REPLACE TABLE staging.group_stage_metrics AS
+WITH tested AS (
+    SELECT m.*, f.p_value AS fisher_p_value
+    FROM metric_ratios AS m
+    LEFT JOIN core.fisher_p_values AS f
+      ON m.adverse_impact_ratio IS NOT NULL
+     AND f.a = m.passed AND f.b = m.decided - m.passed
+     AND f.c = m.reference_passed AND f.d = m.reference_decided - m.reference_passed
 )
 SELECT
     source_table, campaign_id, entry_route,

@@ -9,7 +9,7 @@
 -- windows. fisher_p_value: two-sided Fisher exact on [[passed, decided − passed] after,
 -- the same before]; NULL if either decided is 0.
 
-CREATE OR REPLACE TABLE staging.intervention_effects AS
+CREATE OR REPLACE TEMP TABLE intervention_counts AS
 WITH scoped AS (
     SELECT i.intervention_id, s.stage, s.stage_order, s.outcome,
            a.sex, a.ethnicity, a.ethnic_minority, a.disability, a.sexual_orientation, a.lgbt_plus,
@@ -42,6 +42,18 @@ counts AS (
     FROM long
     GROUP BY ALL
 )
+SELECT * FROM counts;
+
+-- the 2x2 tables to test: [[passed, decided − passed] after, the same before]
+CREATE OR REPLACE TEMP TABLE fisher_needed AS
+SELECT DISTINCT passed_after AS a, decided_after - passed_after AS b,
+       passed_before AS c, decided_before - passed_before AS d
+FROM intervention_counts
+WHERE decided_before > 0 AND decided_after > 0;
+
+-- include: marts/fisher_p_values.sql
+
+CREATE OR REPLACE TABLE staging.intervention_effects AS
 SELECT
     intervention_id, stage, stage_order, characteristic, group_name,
     decided_before, passed_before,
@@ -50,9 +62,11 @@ SELECT
     CASE WHEN decided_after > 0 THEN passed_after / decided_after END AS pass_rate_after,
     CASE WHEN decided_before > 0 AND decided_after > 0
          THEN passed_after / decided_after - passed_before / decided_before END AS pass_rate_difference,
-    CASE WHEN decided_before > 0 AND decided_after > 0
-         THEN fisher_exact_p(passed_after, decided_after - passed_after,
-                             passed_before, decided_before - passed_before) END AS fisher_p_value
-FROM counts
+    f.p_value AS fisher_p_value
+FROM intervention_counts AS n
+LEFT JOIN core.fisher_p_values AS f
+  ON n.decided_before > 0 AND n.decided_after > 0
+ AND f.a = n.passed_after AND f.b = n.decided_after - n.passed_after
+ AND f.c = n.passed_before AND f.d = n.decided_before - n.passed_before
 WHERE decided_before + decided_after > 0
 ORDER BY intervention_id, stage_order, characteristic = 'all' DESC, characteristic, group_name;
