@@ -27,21 +27,49 @@ DELETE FROM core.stage_outcomes AS s
 WHERE EXISTS (SELECT 1 FROM dirty_applications AS d
               WHERE d.applicant_id = s.applicant_id AND d.campaign_id = s.campaign_id);
 
-INSERT INTO core.stage_outcomes BY NAME
+-- the latest accepted event of each dirty application at each stage, in one pass over its
+-- events grouped by application (one group per application, not per application × stage:
+-- the 10M-event rebuild's largest aggregate). Struct order = occurred_at, then event_id:
+-- "latest, ties to the greatest id" (event ids are unique among accepted events).
+CREATE OR REPLACE TEMP TABLE latest_events AS
 SELECT
-    applicant_id, campaign_id, stage_order,
-    latest.stage AS stage, latest.outcome AS outcome,
-    latest.occurred_at AS occurred_at, latest.event_id AS event_id
-FROM (
-    SELECT e.applicant_id, e.campaign_id, e.stage_order,
-           -- struct order = occurred_at, then event_id: "latest, ties to the greatest id"
-           max({'occurred_at': e.occurred_at, 'event_id': e.event_id,
-                'stage': e.stage, 'outcome': e.outcome}) AS latest
-    FROM core.events AS e
-    SEMI JOIN dirty_applications AS d
-        ON d.applicant_id = e.applicant_id AND d.campaign_id = e.campaign_id
-    GROUP BY ALL
-);
+    e.applicant_id, e.campaign_id,
+    max({'occurred_at': e.occurred_at, 'event_id': e.event_id, 'outcome': e.outcome})
+        FILTER (WHERE e.stage_order = 1) AS latest_1,
+    max({'occurred_at': e.occurred_at, 'event_id': e.event_id, 'outcome': e.outcome})
+        FILTER (WHERE e.stage_order = 2) AS latest_2,
+    max({'occurred_at': e.occurred_at, 'event_id': e.event_id, 'outcome': e.outcome})
+        FILTER (WHERE e.stage_order = 3) AS latest_3,
+    max({'occurred_at': e.occurred_at, 'event_id': e.event_id, 'outcome': e.outcome})
+        FILTER (WHERE e.stage_order = 4) AS latest_4,
+    max({'occurred_at': e.occurred_at, 'event_id': e.event_id, 'outcome': e.outcome})
+        FILTER (WHERE e.stage_order = 5) AS latest_5
+FROM core.events AS e
+SEMI JOIN dirty_applications AS d
+    ON d.applicant_id = e.applicant_id AND d.campaign_id = e.campaign_id
+GROUP BY e.applicant_id, e.campaign_id;
+
+INSERT INTO core.stage_outcomes BY NAME
+WITH stages AS (
+    SELECT DISTINCT canonical AS stage, stage_order FROM core.vocabulary WHERE domain = 'stage'
+),
+long AS (
+    SELECT applicant_id, campaign_id, 1 AS stage_order, latest_1 AS latest FROM latest_events
+    UNION ALL
+    SELECT applicant_id, campaign_id, 2, latest_2 FROM latest_events
+    UNION ALL
+    SELECT applicant_id, campaign_id, 3, latest_3 FROM latest_events
+    UNION ALL
+    SELECT applicant_id, campaign_id, 4, latest_4 FROM latest_events
+    UNION ALL
+    SELECT applicant_id, campaign_id, 5, latest_5 FROM latest_events
+)
+SELECT l.applicant_id, l.campaign_id, l.stage_order, s.stage,
+       l.latest.outcome AS outcome, l.latest.occurred_at AS occurred_at,
+       l.latest.event_id AS event_id
+FROM long AS l
+JOIN stages AS s USING (stage_order)
+WHERE l.latest IS NOT NULL;
 
 -- a warehouse from before core.funnel_cube existed: build the cube once from every
 -- application (the dirty ones' old rows included: they are subtracted below)
@@ -62,21 +90,18 @@ WHERE EXISTS (SELECT 1 FROM dirty_applications AS d
 INSERT INTO core.applications BY NAME
 WITH wide AS (
     SELECT
-        s.applicant_id, s.campaign_id,
-        max(s.outcome)     FILTER (WHERE s.stage_order = 1) AS outcome_1,
-        max(s.outcome)     FILTER (WHERE s.stage_order = 2) AS outcome_2,
-        max(s.outcome)     FILTER (WHERE s.stage_order = 3) AS outcome_3,
-        max(s.outcome)     FILTER (WHERE s.stage_order = 4) AS outcome_4,
-        max(s.outcome)     FILTER (WHERE s.stage_order = 5) AS outcome_5,
-        max(s.occurred_at) FILTER (WHERE s.stage_order = 1) AS occurred_at_1,
-        max(s.occurred_at) FILTER (WHERE s.stage_order = 2) AS occurred_at_2,
-        max(s.occurred_at) FILTER (WHERE s.stage_order = 3) AS occurred_at_3,
-        max(s.occurred_at) FILTER (WHERE s.stage_order = 4) AS occurred_at_4,
-        max(s.occurred_at) FILTER (WHERE s.stage_order = 5) AS occurred_at_5
-    FROM core.stage_outcomes AS s
-    SEMI JOIN dirty_applications AS d
-        ON d.applicant_id = s.applicant_id AND d.campaign_id = s.campaign_id
-    GROUP BY ALL
+        applicant_id, campaign_id,
+        latest_1.outcome AS outcome_1,
+        latest_2.outcome AS outcome_2,
+        latest_3.outcome AS outcome_3,
+        latest_4.outcome AS outcome_4,
+        latest_5.outcome AS outcome_5,
+        latest_1.occurred_at AS occurred_at_1,
+        latest_2.occurred_at AS occurred_at_2,
+        latest_3.occurred_at AS occurred_at_3,
+        latest_4.occurred_at AS occurred_at_4,
+        latest_5.occurred_at AS occurred_at_5
+    FROM latest_events
 )
 SELECT
     w.*,
