@@ -7,7 +7,8 @@ Which suite guards which asset, and on which rows, is written in each suite file
       "asset": "core/events",                       # the asset whose Checks tab lists it
       "batch": {"table": "staging.stage_pass_rates"}  # a whole (small) table, or
       "batch": {"query": "select … where file_id in :file_ids",
-                "new_files": {"kinds": ["events"], "since": "processed_at"}}
+                "new_files": {"kinds": ["events"], "since": "processed_at"},
+                "materialise": false}   # optional, default true (see _materialise_batch)
     }
 
 ``new_files``: the batch is the rows of the landing files of those kinds whose
@@ -147,23 +148,38 @@ def _new_file_ids(con: Any, suite: str, new_files: dict[str, Any], run_id: str) 
     return [r[0] for r in con.execute(sql + " order by file_id", params).fetchall()]
 
 
-def _materialise_batch(con: Any, suite: str, query: str, file_ids: list[int]) -> int:
+def _materialise_batch(con: Any, suite: str, query: str, file_ids: list[int],
+                       as_table: bool = True) -> int:
     """Run a suite's batch query once, into ``quality_batch.<suite>``; its row count.
 
     Why: GX wraps a query asset as a subquery of every metric query, so a batch defined
     by a join (the applications touched by new files) was recomputed once per
     expectation; at 10M events that was most of the validation time. The table lives in
     the DuckDB file (GX reads it through its own read-only connection) and is dropped
-    after the run's validation.
+    after the run's validation. A batch that is a plain filter of one table
+    (``"materialise": false``) becomes a view instead: copying 10M rows costs more than
+    filtering them once per expectation.
     """
     if not suite.isidentifier():
         raise ValueError(f"suite name {suite!r} is not an identifier")
     table = f"{BATCH_SCHEMA}.{suite}"
     if not file_ids:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+        _drop_batch(con, suite)
         return 0
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS {bind(query, {'file_ids': file_ids})}")
+    kind = "TABLE" if as_table else "VIEW"
+    _drop_batch(con, suite)
+    con.execute(f"CREATE {kind} {table} AS {bind(query, {'file_ids': file_ids})}")
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _drop_batch(con: Any, suite: str) -> None:
+    """Drop ``quality_batch.<suite>``, whichever it is (DuckDB's DROP names the type)."""
+    for (kind,) in con.execute(
+        "SELECT 'TABLE' FROM duckdb_tables() WHERE schema_name = ? AND table_name = ? "
+        "UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE schema_name = ? AND view_name = ?",
+        [BATCH_SCHEMA, suite, BATCH_SCHEMA, suite],
+    ).fetchall():
+        con.execute(f"DROP {kind} {BATCH_SCHEMA}.{suite}")
 
 
 def _nothing_new(suite: str, data: dict[str, Any], run_id: str) -> list[ExpectationOutcome]:
@@ -200,7 +216,8 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
                     plans.append((key, name, data, {"table": batch["table"]}, batch["table"]))
                     continue
                 ids = _new_file_ids(con, name, batch["new_files"], run_id)
-                rows = _materialise_batch(con, name, batch["query"], ids)
+                rows = _materialise_batch(con, name, batch["query"], ids,
+                                          as_table=batch.get("materialise", True))
                 label = f"{rows} new rows from {len(ids)} file(s)"
                 # an empty batch has nothing to check (and GX fails a mean over no rows)
                 args = {"table": f"{BATCH_SCHEMA}.{name}"} if rows else None
@@ -231,7 +248,7 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
     with steps.open_warehouse(settings) as con:
         for _, name, data, _, _ in plans:
             if "query" in data["meta"]["batch"]:
-                con.execute(f"DROP TABLE IF EXISTS {BATCH_SCHEMA}.{name}")
+                _drop_batch(con, name)
         for key, outcomes in results.items():
             history.record_outcomes(con, outcomes, asset_key=key.to_user_string())
         report.build_report(con, report_dir(settings))
