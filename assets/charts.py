@@ -367,7 +367,8 @@ def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Ite
     files: dict[str, Path] = {}
     render_error = ""
     try:
-        render.start_renderer()  # once per run: the first image costs ~3 s, later ones ~0.3 s
+        # Chromium starts at the first picture not already on disk (~3 s, then ~0.3 s
+        # each): a run whose figures did not change never starts it
         files = render.write_pngs(everything, folder)
     except RuntimeError as exc:
         # the table and the HTML report still tell the story; say so on the page

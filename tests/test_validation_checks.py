@@ -178,6 +178,46 @@ def test_history_and_auditor_report(baseline):
     assert result.run_id in index.read_text(encoding="utf-8")
 
 
+def test_first_run_batches_are_whole_tables_equal_to_the_filtered_batch(baseline):
+    """`query_when_all_new` (used when every file is new) selects exactly the rows the
+    file-filtered query selects with every eligible file, and the first run used it."""
+    import duckdb
+
+    from funnel_pipeline.quality.query import bind
+
+    settings, result = baseline
+    with_shortcut = [(name, data["meta"]["batch"]) for _, name, data in checks._suites()
+                     if "query_when_all_new" in data["meta"]["batch"]]
+    assert {name for name, _ in with_shortcut} == {"core_stage_outcomes", "core_applications"}
+    history = _history(settings, result.run_id)
+    evaluations = _evaluations(result)
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        for name, batch in with_shortcut:
+            kinds = batch["new_files"]["kinds"]
+            ids = [r[0] for r in con.execute(
+                "select file_id from raw.landing_files where kind in (select unnest(?)) "
+                "and status in ('loaded', 'duplicate') and processed_at is not null",
+                [kinds]).fetchall()]
+            filtered = bind(batch["query"], {"file_ids": ids})
+            whole = batch["query_when_all_new"]
+            assert ":file_ids" not in whole
+            for a, b in ((filtered, whole), (whole, filtered)):
+                assert con.execute(f"select count(*) from ({a} except all {b})").fetchone()[0] == 0
+            rows = con.execute(f"select count(*) from ({whole})").fetchone()[0]
+            assert rows > 100
+            # the first run validated every row of the table, read through the shortcut
+            counted = {r["element_count"] for r in history
+                       if r["suite"] == name and r["element_count"] is not None}
+            assert counted == {rows}
+            labels = {e.metadata["batch"].value for (asset, _), e in evaluations.items()
+                      if e.metadata["suite"].value == name}
+            assert labels == {f"{rows} new rows from {len(ids)} file(s) "
+                              "(every file is new: the whole table)"}
+    finally:
+        con.close()
+
+
 def test_mart_suites_are_generated_files():
     for suite in mart_suites.all_suites():
         path = REPO_ROOT / "expectations" / f"{suite['name']}.json"
