@@ -36,7 +36,7 @@ RAW_TABLES = {kind: f"raw/{model.__tablename__}" for kind, model in LANDED_ROW_M
 def landing_files(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):
     """Load the files not loaded before (incremental and idempotent)."""
     settings = warehouse.settings()
-    summary = steps.ingest(settings, run_id=context.run_id)
+    summary = steps.ingest(settings, run_id=context.run.run_id)
     for name, reason in summary.failures:
         context.log.warning(f"landing file {name!r} failed: {reason}")
     results = checks.run_checks(settings, [dg.AssetKey(["raw", "event_rows"])], context.run.run_id,

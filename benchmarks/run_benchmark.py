@@ -21,7 +21,8 @@ One run does, in order (see benchmarks/README.md):
    for the Dagster runs the time per step from the run's event log, grouped as ingest /
    core / checks / marts / charts / publish;
 6. writes benchmarks/results/<UTC timestamp>_<format>_<applicants>.json and
-   benchmarks/results/latest.md (or --results-dir).
+   benchmarks/results/latest.md (Parquet; latest_csv.md for CSV, latest_smoke.md for
+   --smoke) (or --results-dir).
 
 Timings are wall-clock on whatever else the machine is doing: compare the ratios within
 one run (floor and pipeline share the conditions), not absolute seconds across runs.
@@ -244,18 +245,21 @@ def floor_child(args: argparse.Namespace) -> int:
     else:
         csv = ("header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
                "columns = {cols}")
-        ev_cols = ", ".join(f"'{c}': 'VARCHAR'" for c in
-                            ("event_id", "applicant_id", "campaign_id", "stage", "outcome", "occurred_at"))
-        con.execute(f"CREATE TEMP VIEW landing_events AS SELECT * FROM read_csv("
-                    f"'{base}/events*.csv', {csv.format(cols='{' + ev_cols + '}')})")
-        # applicants: one read per file (WITH ORDINALITY numbers the rows of one scan)
-        parts = []
-        for path in sorted(landing.glob("applicants*.csv")):
+        def columns(path: Path) -> str:
+            """The file's own header as read_csv columns: CONTRACT.md matches column names
+            case-insensitively after trimming, in any order, with or without a BOM."""
             header = path.open(encoding="utf-8-sig").readline().strip().split(",")
-            cols = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in header) + "}"
-            parts.append(f"SELECT applicant_id, sex, ethnicity, disability, sexual_orientation, "
-                         f"'{path.name}' AS file_name, ordinality AS row_number "
-                         f"FROM read_csv('{_sql_path(path)}', {csv.format(cols=cols)}) WITH ORDINALITY")
+            return "{" + ", ".join(f"'{c.strip().lower()}': 'VARCHAR'" for c in header) + "}"
+
+        # one read per file, columns by name (WITH ORDINALITY numbers the rows of one scan)
+        events = [f"SELECT event_id, applicant_id, campaign_id, stage, outcome, occurred_at "
+                  f"FROM read_csv('{_sql_path(path)}', {csv.format(cols=columns(path))})"
+                  for path in sorted(landing.glob("events*.csv"))]
+        con.execute("CREATE TEMP VIEW landing_events AS " + " UNION ALL ".join(events))
+        parts = [f"SELECT applicant_id, sex, ethnicity, disability, sexual_orientation, "
+                 f"'{path.name}' AS file_name, ordinality AS row_number "
+                 f"FROM read_csv('{_sql_path(path)}', {csv.format(cols=columns(path))}) WITH ORDINALITY"
+                 for path in sorted(landing.glob("applicants*.csv"))]
         con.execute("CREATE TEMP VIEW landing_applicants AS " + " UNION ALL ".join(parts))
     params = {"z": contract.WILSON_Z}
     for statement in split_statements(FLOOR_SQL.read_text()):
@@ -663,7 +667,9 @@ def main(argv: list[str] | None = None) -> int:
     stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
     out = opts.results_dir / f"{stamp}_{fmt}_{n}.json"
     out.write_text(json.dumps(result, indent=2, default=str))
-    (opts.results_dir / ("latest_smoke.md" if opts.smoke else "latest.md")).write_text(markdown(result))
+    latest = ("latest_smoke.md" if opts.smoke
+              else "latest.md" if fmt == "parquet" else f"latest_{fmt}.md")
+    (opts.results_dir / latest).write_text(markdown(result))
     print(markdown(result))
     print(f"[benchmark] wrote {out}", flush=True)
     if opts.clean_up:

@@ -15,15 +15,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-def test_benchmark_smoke_run_writes_results_and_floor_equals_pipeline(tmp_path: Path):
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_benchmark_smoke_run_writes_results_and_floor_equals_pipeline(tmp_path: Path, fmt: str):
     results = tmp_path / "results"
     proc = subprocess.run(
         [sys.executable, str(REPO_ROOT / "benchmarks" / "run_benchmark.py"), "--smoke",
-         "--data-dir", str(tmp_path / "data"), "--results-dir", str(results)],
+         "--format", fmt, "--data-dir", str(tmp_path / "data"), "--results-dir", str(results)],
         check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
-    files = list(results.glob("*_parquet_17500.json"))
+    files = list(results.glob(f"*_{fmt}_17500.json"))
     assert len(files) == 1
     result = json.loads(files[0].read_text())
     assert (results / "latest_smoke.md").is_file()
@@ -43,3 +44,26 @@ def test_benchmark_smoke_run_writes_results_and_floor_equals_pipeline(tmp_path: 
     assert result["equal_full"]["equal"], result["equal_full"]["mismatches"]
     assert result["equal_full"]["rows_floor"] == result["equal_full"]["rows_pipeline"] > 0
     assert result["equal_incremental"]["equal"], result["equal_incremental"]["mismatches"]
+
+
+def test_profile_sql_times_the_statements_of_a_full_build(tmp_path: Path):
+    """benchmarks/profile_sql.py runs the pipeline's SQL on a landing folder and names the
+    SQL files and statements it timed (and builds the same marts as the pipeline)."""
+    import duckdb
+
+    landing = REPO_ROOT / "tests" / "fixtures" / "dirty-landing"
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "profile_sql.py"),
+         "--landing", str(landing), "--work", str(tmp_path / "work"), "--memory-limit", "1GB"],
+        check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "full build without Dagster, checks or charts" in out
+    for sql_file in ("core/events.sql", "core/stage_outcomes.sql", "marts/stage_pass_rates.sql"):
+        assert sql_file in out
+    assert "slowest statements:" in out
+    con = duckdb.connect(str(tmp_path / "work" / "funnel.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from marts.stage_pass_rates").fetchone()[0] == 120
+    finally:
+        con.close()

@@ -1,7 +1,9 @@
 """End to end (issue 6): `funnel ui` starts `dagster dev` and the chart server on free
 loopback ports in a temporary DAGSTER_HOME; a materialisation from the dirty-landing
 fixture shows its charts inline on the asset page in headless Chromium (images present
-*and loaded*); Ctrl-C-equivalent SIGTERM stops every process.
+*and loaded*); Ctrl-C-equivalent SIGTERM stops every process. Issue 4 too: the
+webserver's GraphQL (what the Checks tab shows) lists every expectation of every suite
+as an asset check, with the status and severity recorded in quality.validation_results.
 
 The screenshot goes to tmp_path; with FUNNEL_UPDATE_SCREENSHOT=1 it is also copied to
 docs/screenshots/chart_asset_page.png (the README's picture).
@@ -9,6 +11,7 @@ docs/screenshots/chart_asset_page.png (the README's picture).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -20,9 +23,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import duckdb
+
 import pytest
 from browser import launch_chromium
-from conftest import FIXTURES, REPO_ROOT
+from conftest import APPLICANT_HEADER, FIXTURES, REPO_ROOT, write_csv
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +56,52 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
             pass
         time.sleep(0.5)
     raise AssertionError(f"{url} did not answer within {timeout:.0f} s")
+
+
+_CHECKS_QUERY = """
+{ assetNodes { assetKey { path }
+    assetChecksOrError { __typename ... on AssetChecks { checks {
+        name blocking
+        executionForLatestMaterialization { status evaluation { success severity } } } } } } }
+"""
+
+
+def assert_ui_checks_match_history(ui_port: int, duckdb_path: Path) -> None:
+    """Every check the UI lists has the status and severity of its validation result."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{ui_port}/graphql", data=json.dumps({"query": _CHECKS_QUERY}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        data = json.loads(response.read())
+    assert "errors" not in data, data.get("errors")
+    shown = {}
+    for node in data["data"]["assetNodes"]:
+        checks = node["assetChecksOrError"]
+        assert checks["__typename"] == "AssetChecks", checks
+        for check in checks["checks"]:
+            shown["/".join(node["assetKey"]["path"]), check["name"]] = check
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        # the latest run's results (the UI shows each check's latest execution)
+        recorded = {(asset, name): (success, severity) for asset, name, success, severity in
+                    con.execute("select asset_key, check_name, success, severity "
+                                "from quality.validation_results where run_id = "
+                                "(select arg_max(run_id, validated_at) "
+                                " from quality.validation_results)").fetchall()}
+    finally:
+        con.close()
+    assert len(recorded) > 90
+    assert [k for k, (success, _) in recorded.items() if not success] == [
+        ("core/applicants", "unrecognised_values_share")]
+    assert set(shown) == set(recorded)
+    for key, (success, severity) in recorded.items():
+        check = shown[key]
+        execution = check["executionForLatestMaterialization"]
+        assert execution is not None, key
+        assert execution["status"] == ("SUCCEEDED" if success else "FAILED"), (key, execution)
+        assert execution["evaluation"]["success"] == success, key
+        assert execution["evaluation"]["severity"] == severity.upper(), key
+        assert check["blocking"] == (severity == "error"), key
 
 
 def children_of(pid: int) -> list[int]:
@@ -105,6 +156,19 @@ def test_chart_asset_page_shows_loaded_images(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=600, check=False,
     )
     assert materialise.returncode == 0, materialise.stderr[-3000:]
+    # a second night whose new applicants file has unrecognised values: a warning check
+    # fails, and the UI must show that run's statuses (marts still publish)
+    landing = tmp_path / "landing"
+    shutil.copytree(FIXTURES / "dirty-landing", landing)
+    write_csv(landing / "applicants_99_unrecognised.csv", APPLICANT_HEADER,
+              [[f"UNREC{i:03d}", "Martian", "Klingon", "Perhaps", "Sapiosexual"] for i in range(20)])
+    materialise = subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "materialize",
+         "-m", "funnel_pipeline.definitions", "--select", "*"],
+        cwd=REPO_ROOT, env={**env, "FUNNEL_LANDING_DIR": str(landing)},
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert materialise.returncode == 0, materialise.stderr[-3000:]
     ui_log = (tmp_path / "ui.log").open("w")
     ui = subprocess.Popen(
         [sys.executable, "-m", "funnel_pipeline.cli", "ui", "--port", str(ui_port),
@@ -119,6 +183,7 @@ def test_chart_asset_page_shows_loaded_images(tmp_path: Path) -> None:
         groups.update(children_of(ui.pid))
         wait_http(f"http://127.0.0.1:{ui_port}/server_info", 180, ui)
         wait_http(f"{chart_base}/no-such-file", 30, ui)
+        assert_ui_checks_match_history(ui_port, tmp_path / "funnel.duckdb")
         groups.update(children_of(ui.pid))
         assert len(groups) == 2, "funnel ui should run exactly two children"
         reports = list((tmp_path / "reports" / "charts").glob("report_*.html"))
