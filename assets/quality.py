@@ -9,6 +9,7 @@ from funnel_pipeline.quality import checks, history, report
 from funnel_pipeline.resources import FunnelWarehouse
 from funnel_pipeline.summaries import markdown_table, row_count
 
+
 @dg.asset(
     key=["quality", "rejected_rows"],
     deps=[dg.AssetKey(["core", "events"]), dg.AssetKey(["core", "applicants"])],

@@ -13,4 +13,4 @@ from pathlib import Path as _Path
 _package_dir = _Path(__file__).resolve().parent
 _checkout = _package_dir.parent
 if not (_package_dir / "assets").is_dir() and (_checkout / "assets" / "__init__.py").is_file():
-    __path__.append(str(_checkout))  # type: ignore[name-defined]  # noqa: F821
+    __path__.append(str(_checkout))  # type: ignore[name-defined]

@@ -8,8 +8,8 @@ here, run the rebuild job, and every table follows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import re
+from dataclasses import dataclass
 from itertools import combinations
 
 # --- Stages and outcomes -------------------------------------------------------------

@@ -20,7 +20,7 @@ class FunnelWarehouse(dg.ConfigurableResource):
     temp_dir: str = ""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "FunnelWarehouse":
+    def from_settings(cls, settings: Settings) -> FunnelWarehouse:
         return cls(
             landing_dir=str(settings.landing_dir),
             duckdb_path=str(settings.duckdb_path),

@@ -129,7 +129,7 @@ def connect(path: Path, *, read_only: bool = False, memory_limit: str = "2GB",
 
 def _checked_size(value: str) -> str:
     """Memory limits come from configuration; allow only `<number><unit>` through."""
-    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, re.I):
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, re.IGNORECASE):
         raise ValueError(f"FUNNEL_DUCKDB_MEMORY_LIMIT must look like '2GB', got {value!r}")
     return value.strip()
 

@@ -17,7 +17,7 @@ FIXTURES = TESTS_DIR / "fixtures"
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
-from funnel_pipeline.settings import Settings  # noqa: E402
+from funnel_pipeline.settings import Settings
 
 
 @pytest.fixture

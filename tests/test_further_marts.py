@@ -14,11 +14,10 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pytest
-from statsmodels.stats.multitest import multipletests
-
 import oracle
+import pytest
 from conftest import APPLICANT_HEADER, EVENT_HEADER, FIXTURES, read_table, write_csv
+from statsmodels.stats.multitest import multipletests
 from table_compare import assert_same_order, assert_tables_match, load_expected_csv
 from test_oracle import TABLE_KEYS
 

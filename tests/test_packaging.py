@@ -21,7 +21,7 @@ def test_wheel_maps_folders_under_the_package(tmp_path: Path):
     assert "funnel_pipeline/assets/marts.py" in names
     assert "funnel_pipeline/sql/core/events.sql" in names
     assert "funnel_pipeline/sql/marts/stage_pass_rates.sql" in names
-    assert not any(n.startswith("assets/") or n.startswith("sql/") for n in names)
+    assert not any(n.startswith(("assets/", "sql/")) for n in names)
     assert any(n.startswith("funnel_pipeline/expectations/") for n in names)
 
 

@@ -24,7 +24,6 @@ import urllib.request
 from pathlib import Path
 
 import duckdb
-
 import pytest
 from browser import launch_chromium
 from conftest import APPLICANT_HEADER, FIXTURES, REPO_ROOT, write_csv

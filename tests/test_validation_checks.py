@@ -31,6 +31,7 @@ from conftest import (
 )
 
 from funnel_pipeline import steps, warehouse
+from funnel_pipeline.publish import publication
 from funnel_pipeline.quality import checks, mart_suites
 from funnel_pipeline.settings import Settings
 
@@ -212,8 +213,8 @@ def test_first_run_batches_are_whole_tables_equal_to_the_filtered_batch(baseline
             assert counted == {rows}
             labels = {e.metadata["batch"].value for (asset, _), e in evaluations.items()
                       if e.metadata["suite"].value == name}
-            assert labels == {f"{rows} new rows from {len(ids)} file(s) "
-                              "(every file is new: the whole table)"}
+            assert labels == {(f"{rows} new rows from {len(ids)} file(s) "
+                               "(every file is new: the whole table)")}
     finally:
         con.close()
 
@@ -449,6 +450,82 @@ def test_blocking_mart_checks_refuse_publication(round_, baseline, copy_of, monk
     failed_rows = {(r["asset_key"], r["check_name"]) for r in _history(settings, result.run_id)
                    if not r["success"]}
     assert failed_rows == expected
+
+
+# --- blocking publication checks: a disclosure-control bug cannot publish ----------------
+
+PUBLICATION = "publish/annual_publication"
+
+
+def _reveal_small_counts(display: list[dict], counts: list, threshold: int) -> None:
+    """In each measure, show the true value of one count suppressed for being small."""
+    true = {(r.characteristic, r.group_name, r.year): r.counts for r in counts}
+    for measure in publication.MEASURES:
+        row = next(d for d in display if d[measure] == publication.SUPPRESSED
+                   and 1 <= true[d["characteristic"], d["group_name"], d["year"]][measure] < threshold)
+        row[measure] = str(true[row["characteristic"], row["group_name"], row["year"]][measure])
+
+
+def _misstate_counts_and_rates(display: list[dict], counts: list, threshold: int) -> None:
+    """A shown count off by one, a count that is not a number, a rate above 1, and a rate
+    hidden although both its counts are shown: four different rows."""
+    shown = [d for d in display if all(d[m] != publication.SUPPRESSED for m in publication.MEASURES)
+             and d["sift_pass_rate"] not in (None, publication.SUPPRESSED)]
+    assert len(shown) >= 4
+    shown[0]["applicants"] = str(int(shown[0]["applicants"]) + 1)
+    shown[1]["sifted"] = "12a"
+    shown[2]["sift_pass_rate"] = "1.5000"
+    shown[3]["sift_pass_rate"] = publication.SUPPRESSED
+
+
+#: tamper → (the checks it targets, checks it may break by construction)
+PUBLICATION_TAMPERS = {
+    "reveal": (_reveal_small_counts,
+               {f"{m}_no_small_count_shown" for m in publication.MEASURES},
+               {"rate_suppressed_with_its_counts"}),
+    "misstate": (_misstate_counts_and_rates,
+                 {"shown_counts_equal_the_counts", "counts_are_numbers_or_suppressed",
+                  "rates_in_unit_interval", "rate_suppressed_with_its_counts"},
+                 set()),
+}
+
+
+def test_every_publication_check_has_a_tamper():
+    covered = set().union(*(targeted for _, targeted, _ in PUBLICATION_TAMPERS.values()))
+    assert {(PUBLICATION, c) for c in covered} == {
+        k for k, sev in _all_specs().items() if k[0] == PUBLICATION and sev == "error"}
+
+
+@pytest.mark.parametrize("tamper", sorted(PUBLICATION_TAMPERS))
+def test_blocking_publication_checks_keep_the_published_table_and_files(
+        tamper, baseline, copy_of, monkeypatch, instance):
+    base, _ = baseline
+    settings = copy_of(DIRTY)
+    shutil.copytree(base.reports_dir / "exports", settings.reports_dir / "exports")
+    exports = {p.name: p.read_bytes() for p in (settings.reports_dir / "exports").iterdir()}
+    assert {"annual_publication.csv", "annual_publication.xlsx"} <= set(exports)
+    published = read_table(settings, "marts.publication")
+    change, targeted, collateral = PUBLICATION_TAMPERS[tamper]
+    original = publication.suppressed_rows
+
+    def tampered(rows, threshold):  # test-only: a bug in disclosure control or display
+        display = original(rows, threshold)
+        change(display, rows, threshold)
+        return display
+
+    monkeypatch.setattr(publication, "suppressed_rows", tampered)
+    result = materialize_all(settings, instance)
+
+    assert not result.success
+    failed = {c for a, c in _failed_blocking(result) if a == PUBLICATION}
+    assert targeted <= failed <= targeted | collateral
+    assert {a for a, _ in _failed_blocking(result)} == {PUBLICATION}
+    message = _step_failure_message(result, "publish__annual_publication")
+    assert "Publication NOT updated" in message
+    assert read_table(settings, "marts.publication") == published
+    assert {p.name: p.read_bytes() for p in (settings.reports_dir / "exports").iterdir()} == exports
+    assert not [m for m in result.get_asset_materialization_events()
+                if m.asset_key.to_user_string() == PUBLICATION]
 
 
 # --- blocking raw / core checks: the step fails, nothing downstream runs -----------------

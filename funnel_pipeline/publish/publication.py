@@ -3,7 +3,8 @@ disclosure control (CONTRACT.md section 7; definitions in docs/PUBLICATION.md).
 
 Flow, all inside the warehouse until the last step:
   core.applications → staging.publication_counts   (sql/marts/publication_counts.sql; unsuppressed)
-  → suppression (disclosure.py)  → staging.publication → marts.publication (one transaction)
+  → suppression (disclosure.py)  → staging.publication → validated (expectations/
+    mart_publication.json) → marts.publication (swapped in only when the checks pass)
   → exports/annual_publication.csv + .xlsx           (only marts.publication is read)
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,8 +126,8 @@ def _read_counts(con: duckdb.DuckDBPyConnection) -> list[CountRow]:
     return [CountRow(c, g, y, dict(zip(MEASURES, values))) for c, g, y, *values in rows]
 
 
-def build_publication_with(con: duckdb.DuckDBPyConnection, threshold: int) -> int:
-    """staging.publication_counts → staging.publication → marts.publication. Returns rows."""
+def build_publication_staging_with(con: duckdb.DuckDBPyConnection, threshold: int) -> int:
+    """staging.publication_counts → staging.publication (not yet published). Returns rows."""
     warehouse.run_sql_file(con, "marts/publication_counts.sql", steps.metric_parameters())
     display = suppressed_rows(_read_counts(con), threshold)
     columns = ", ".join(
@@ -135,13 +137,29 @@ def build_publication_with(con: duckdb.DuckDBPyConnection, threshold: int) -> in
         marks = ", ".join("?" for _ in COLUMNS)
         con.executemany(f"INSERT INTO staging.publication VALUES ({marks})",
                         [[row[c] for c in COLUMNS] for row in display])
-    steps.publish_with(con, ("publication",))
     return len(display)
 
 
-def build_publication(settings: Settings) -> int:
+def build_publication(settings: Settings, gate: Callable[[], bool] | None = None) -> int | None:
+    """Build the publication in staging and publish it; its rows, or None when refused.
+
+    Without `gate`: build and publish in one transaction (run_all). With `gate` (the
+    Dagster asset): commit staging, then `gate()` validates it (expectations/
+    mart_publication.json: no small count shown, shown counts equal the counts) and
+    marts.publication is replaced only if it returns True, as for the marts.
+    """
+    threshold = settings.suppression_threshold
+    if gate is None:
+        with steps.open_warehouse(settings) as con, warehouse.transaction(con):
+            rows = build_publication_staging_with(con, threshold)
+            steps.publish_with(con, ("publication",))
+        return rows
     with steps.open_warehouse(settings) as con, warehouse.transaction(con):
-        return build_publication_with(con, settings.suppression_threshold)
+        rows = build_publication_staging_with(con, threshold)
+    if not gate():
+        return None
+    steps.publish(settings, ("publication",))
+    return rows
 
 
 # --- export ----------------------------------------------------------------------------
@@ -226,8 +244,8 @@ def export_publication(settings: Settings) -> dict[str, Path]:
 def _notes(threshold: int) -> list[str]:
     return [
         "Annual recruitment publication (counts of applications; see docs/PUBLICATION.md).",
-        f"[c] = suppressed: a count from 1 to {threshold - 1}, or a count hidden so that a "
-        "suppressed count cannot be worked out from totals or from another stage's count.",
+        (f"[c] = suppressed: a count from 1 to {threshold - 1}, or a count hidden so that a "
+         "suppressed count cannot be worked out from totals or from another stage's count."),
         "Rates are hidden ([c]) wherever one of their counts is suppressed; blank = no denominator.",
         "year = calendar year (UTC) of the application-stage outcome.",
     ]

@@ -48,13 +48,13 @@ def _pct(rate: float | None) -> str:
 def render(rows: list[dict], total_flagged: int) -> str:
     lines = ["# Where groups drop out: top findings", ""]
     if not rows:
-        lines += ["No stage shows a group passing at under four-fifths of the reference group's "
-                  "rate with a significant Fisher test (p < 0.05). Nothing is flagged this run."]
+        lines += [("No stage shows a group passing at under four-fifths of the reference group's "
+                   "rate with a significant Fisher test (p < 0.05). Nothing is flagged this run.")]
         return "\n".join(lines) + "\n"
     lines += [
-        f"{total_flagged} drop-out point(s) are flagged (pass rate under 80% of the reference "
-        f"group's, Fisher p < 0.05). The {len(rows)} with the largest shortfall, i.e. the most "
-        "people who would have passed had the group passed at the reference group's rate:",
+        (f"{total_flagged} drop-out point(s) are flagged (pass rate under 80% of the reference "
+         f"group's, Fisher p < 0.05). The {len(rows)} with the largest shortfall, i.e. the most "
+         "people who would have passed had the group passed at the reference group's rate:"),
         "",
     ]
     for i, r in enumerate(rows, start=1):
@@ -63,16 +63,16 @@ def render(rows: list[dict], total_flagged: int) -> str:
         segment = _SEGMENT.get(r["source_table"], r["source_table"]).format(
             campaign_id=r["campaign_id"], entry_route=r["entry_route"])
         lines += [
-            f"{i}. **{r['group_name']}** ({r['characteristic']}) at **{r['stage']}**, {segment}: "
-            f"{_pct(r['pass_rate'])} passed ({r['passed']} of {decided}) against "
-            f"{_pct(reference_rate)} for {r['reference_group']}; ratio "
-            f"{r['adverse_impact_ratio']:.2f}, p = {r['fisher_p_value']:.2g} "
-            f"(Holm-adjusted {r['holm_p_value']:.2g}). About {r['shortfall']:.1f} fewer passed "
-            "than at parity.",
+            (f"{i}. **{r['group_name']}** ({r['characteristic']}) at **{r['stage']}**, {segment}: "
+             f"{_pct(r['pass_rate'])} passed ({r['passed']} of {decided}) against "
+             f"{_pct(reference_rate)} for {r['reference_group']}; ratio "
+             f"{r['adverse_impact_ratio']:.2f}, p = {r['fisher_p_value']:.2g} "
+             f"(Holm-adjusted {r['holm_p_value']:.2g}). About {r['shortfall']:.1f} fewer passed "
+             "than at parity."),
             f"   {confidence(decided, r.get('reference_decided'), r['fisher_p_value'], r['holm_p_value'])}",
         ]
-    lines += ["", "Source: marts.drop_out_points (CONTRACT.md section 7). Ratios are the group's "
-              "pass rate divided by the reference group's at the same stage and segment."]
+    lines += ["", ("Source: marts.drop_out_points (CONTRACT.md section 7). Ratios are the group's "
+                   "pass rate divided by the reference group's at the same stage and segment.")]
     return "\n".join(lines) + "\n"
 
 

@@ -125,7 +125,18 @@ def expectation_parameters(settings: Settings, now: dt.datetime | None = None) -
         "max_orphan_share": settings.max_orphan_share,
         "max_out_of_sequence_share": settings.max_out_of_sequence_share,
         "max_unrecognised_share": settings.max_unrecognised_share,
+        "small_counts": small_counts(settings.suppression_threshold),
     }
+
+
+#: stands for "no count is small" when the threshold suppresses nothing (a value set
+#: must not be empty); a published count is digits or "[c]", never this
+NO_SMALL_COUNT = "[no count is below the threshold]"
+
+
+def small_counts(threshold: int) -> list[str]:
+    """The counts disclosure control must never publish: 1 to threshold - 1, as shown."""
+    return [str(n) for n in range(1, threshold)] or [NO_SMALL_COUNT]
 
 
 def _last_pass(con: Any, suite: str, run_id: str) -> dt.datetime | None:

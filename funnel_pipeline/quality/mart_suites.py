@@ -310,6 +310,64 @@ def intervention_effects_suite() -> dict[str, Any]:
     }
 
 
+def publication_suite() -> dict[str, Any]:
+    """The published table's disclosure control and faithfulness, as blocking checks.
+
+    Why here too: docs/PUBLICATION.md's rules are tested in tests/, but a check on every
+    run's staging build is what stops a future bug (or a changed threshold) from
+    publishing a small count. marts.publication shows counts as text, "[c]" where
+    suppressed.
+    """
+    from funnel_pipeline.publish.publication import MEASURES as PUBLICATION_MEASURES
+    from funnel_pipeline.publish.publication import RATES as PUBLICATION_RATES
+    from funnel_pipeline.publish.publication import SUPPRESSED
+
+    keys = ("characteristic", "group_name", "year")
+    on = " and ".join(f"c.{k} = p.{k}" for k in keys)
+    differs = " or ".join(f"(p.{m} <> '{SUPPRESSED}' and p.{m} is distinct from c.{m}::varchar)"
+                          for m in PUBLICATION_MEASURES)
+    malformed = " or ".join(f"not regexp_full_match(coalesce({m}, ''), '[0-9]+|\\[c\\]')"
+                            for m in PUBLICATION_MEASURES)
+    bad_rate = " or ".join(
+        f"({r} is not null and {r} <> '{SUPPRESSED}' and "
+        f"coalesce(try_cast({r} as double) not between 0 and 1, true))"
+        for r in PUBLICATION_RATES)
+    rate_hidden = " or ".join(
+        f"coalesce({r} = '{SUPPRESSED}', false) <> ({n} = '{SUPPRESSED}' or {d} = '{SUPPRESSED}')"
+        for r, (n, d) in PUBLICATION_RATES.items())
+    return {
+        "name": "mart_publication",
+        "meta": {
+            "description": "Disclosure control and faithfulness of marts.publication (the "
+                           "annual publication exported as CSV/XLSX), checked on the staging "
+                           "build before it replaces the published table and files.",
+            "asset": "publish/annual_publication",
+            "batch": {"table": "staging.publication"},
+            "generated_by": "funnel_pipeline/quality/mart_suites.py",
+        },
+        "expectations": [
+            *(_exp("expect_column_values_to_not_be_in_set",
+                   {"column": m, "value_set": {"$PARAMETER": "small_counts"}},
+                   f"{m}_no_small_count_shown",
+                   f"No '{m}' count from 1 to the suppression threshold minus 1 is published "
+                   "(FUNNEL_SUPPRESSION_THRESHOLD; such counts show as [c]).")
+              for m in PUBLICATION_MEASURES),
+            _rows(f"select * from {{batch}} where {malformed}", "counts_are_numbers_or_suppressed",
+                  "Every published count is a whole number or [c]."),
+            _rows("select p.year from {batch} as p left join staging.publication_counts as c "
+                  f"on {on} where c.year is null or {differs}",
+                  "shown_counts_equal_the_counts",
+                  "Every count shown (not [c]) equals the count computed from the "
+                  "applications for its characteristic, group and year."),
+            _rows(f"select * from {{batch}} where {bad_rate}", "rates_in_unit_interval",
+                  "Every published rate is empty, [c] or a fraction between 0 and 1."),
+            _rows(f"select * from {{batch}} where {rate_hidden}", "rate_suppressed_with_its_counts",
+                  "A rate is [c] exactly when its numerator or denominator count is (a "
+                  "rate would otherwise reveal a hidden count)."),
+        ],
+    }
+
+
 def all_suites() -> list[dict[str, Any]]:
     return [
         *(pass_rate_suite(m) for m in PASS_RATE_SEGMENTS),
@@ -317,6 +375,7 @@ def all_suites() -> list[dict[str, Any]]:
         stage_durations_suite(),
         representation_suite(),
         intervention_effects_suite(),
+        publication_suite(),
     ]
 
 
