@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test check ui system-deps benchmark
+.PHONY: demo test check ui system-deps benchmark benchmark-csv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,16 @@ test: $(VENV)/.installed system-deps
 	$(PY) -m pytest
 
 check: $(VENV)/.installed
-	$(VENV)/bin/ruff check funnel_pipeline assets tests
+	$(VENV)/bin/ruff check funnel_pipeline assets tests benchmarks
 	$(PY) -c "from funnel_pipeline.definitions import defs; defs.validate_loadable(defs); print('definitions load')"
 
 ui: $(VENV)/.installed
 	$(VENV)/bin/funnel ui
+
+# Issue 8's benchmark at ≈10M events (generates the data once under benchmarks/data/;
+# ~3 min on 2 cores once generated): figures to benchmarks/results/.
+benchmark: $(VENV)/.installed
+	$(PY) benchmarks/run_benchmark.py --applicants 3500000 --format parquet
+
+benchmark-csv: $(VENV)/.installed
+	$(PY) benchmarks/run_benchmark.py --applicants 3500000 --format csv
