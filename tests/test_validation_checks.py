@@ -467,15 +467,17 @@ def _reveal_small_counts(display: list[dict], counts: list, threshold: int) -> N
 
 
 def _misstate_counts_and_rates(display: list[dict], counts: list, threshold: int) -> None:
-    """A shown count off by one, a count that is not a number, a rate above 1, and a rate
-    hidden although both its counts are shown: four different rows."""
+    """A shown count off by one, a count that is not a number, a rate above 1, a rate
+    hidden although both its counts are shown, a wrong rate within [0, 1]: five rows."""
     shown = [d for d in display if all(d[m] != publication.SUPPRESSED for m in publication.MEASURES)
              and d["sift_pass_rate"] not in (None, publication.SUPPRESSED)]
-    assert len(shown) >= 4
+    assert len(shown) >= 5
     shown[0]["applicants"] = str(int(shown[0]["applicants"]) + 1)
     shown[1]["sifted"] = "12a"
     shown[2]["sift_pass_rate"] = "1.5000"
     shown[3]["sift_pass_rate"] = publication.SUPPRESSED
+    rate = float(shown[4]["sift_pass_rate"])
+    shown[4]["sift_pass_rate"] = f"{rate - 0.001 if rate > 0.5 else rate + 0.001:.4f}"
 
 
 #: tamper → (the checks it targets, checks it may break by construction)
@@ -485,7 +487,8 @@ PUBLICATION_TAMPERS = {
                {"rate_suppressed_with_its_counts"}),
     "misstate": (_misstate_counts_and_rates,
                  {"shown_counts_equal_the_counts", "counts_are_numbers_or_suppressed",
-                  "rates_in_unit_interval", "rate_suppressed_with_its_counts"},
+                  "rates_in_unit_interval", "rate_suppressed_with_its_counts",
+                  "rates_equal_their_counts"},
                  set()),
 }
 

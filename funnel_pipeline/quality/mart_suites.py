@@ -319,8 +319,8 @@ def publication_suite() -> dict[str, Any]:
     suppressed.
     """
     from funnel_pipeline.publish.publication import MEASURES as PUBLICATION_MEASURES
+    from funnel_pipeline.publish.publication import RATE_DECIMALS, SUPPRESSED
     from funnel_pipeline.publish.publication import RATES as PUBLICATION_RATES
-    from funnel_pipeline.publish.publication import SUPPRESSED
 
     keys = ("characteristic", "group_name", "year")
     on = " and ".join(f"c.{k} = p.{k}" for k in keys)
@@ -332,6 +332,13 @@ def publication_suite() -> dict[str, Any]:
         f"({r} is not null and {r} <> '{SUPPRESSED}' and "
         f"coalesce(try_cast({r} as double) not between 0 and 1, true))"
         for r in PUBLICATION_RATES)
+    # a shown rate is its counts' ratio, rounded (publication.RATE_DECIMALS)
+    half_unit = f"{0.5 * 10 ** -RATE_DECIMALS:.10f}"
+    rate_differs = " or ".join(
+        f"(coalesce(try_cast({d} as bigint), 0) > 0 and try_cast({n} as bigint) is not null "
+        f"and abs(try_cast({r} as double) - try_cast({n} as bigint) / try_cast({d} as bigint))"
+        f" > {half_unit} + {EPS})"
+        for r, (n, d) in PUBLICATION_RATES.items())
     rate_hidden = " or ".join(
         f"coalesce({r} = '{SUPPRESSED}', false) <> ({n} = '{SUPPRESSED}' or {d} = '{SUPPRESSED}')"
         for r, (n, d) in PUBLICATION_RATES.items())
@@ -361,6 +368,9 @@ def publication_suite() -> dict[str, Any]:
                   "applications for its characteristic, group and year."),
             _rows(f"select * from {{batch}} where {bad_rate}", "rates_in_unit_interval",
                   "Every published rate is empty, [c] or a fraction between 0 and 1."),
+            _rows(f"select * from {{batch}} where {rate_differs}", "rates_equal_their_counts",
+                  "Every rate shown with both its counts shown equals their ratio, rounded to "
+                  f"{RATE_DECIMALS} decimals."),
             _rows(f"select * from {{batch}} where {rate_hidden}", "rate_suppressed_with_its_counts",
                   "A rate is [c] exactly when its numerator or denominator count is (a "
                   "rate would otherwise reveal a hidden count)."),
