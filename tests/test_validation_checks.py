@@ -265,6 +265,32 @@ def test_warning_on_unrecognised_values_still_publishes(baseline, copy_of, tmp_p
     assert len(history) == 2 * len(_all_specs())
 
 
+def test_warning_on_implausible_event_times_still_publishes(baseline, copy_of, tmp_path,
+                                                            instance):
+    """An event dated in the future or before FUNNEL_EARLIEST_EVENT_DATE is valid under the
+    contract (it parses), so it is counted and only warned about: the marts publish."""
+    events = [["EVFUTURE1", "PFUTURE1", "2022-Police Now, Detective-2", "application", "passed",
+               "2999-01-01T09:00:00Z"],
+              ["EVPAST1", "PPAST1", "2022-Police Now, Detective-2", "application", "passed",
+               "1999-06-01T09:00:00Z"]]
+    settings = copy_of(_landing_with(tmp_path, {"events_2099_odd_times.csv": (EVENT_HEADER, events)}))
+    def applications_entered() -> int:
+        return next(r["entered"] for r in read_table(settings, "marts.stage_pass_rates")
+                    if r["stage"] == "application" and r["characteristic"] == "all")
+
+    entered = applications_entered()
+    result = materialize_all(settings, instance)
+    assert result.success
+    evaluations = _evaluations(result)
+    warning = evaluations[("core/events", "occurred_at_in_window")]
+    assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
+    assert warning.metadata["unexpected_count"].value == 2
+    assert [k for k, e in evaluations.items() if not e.passed] == [
+        ("core/events", "occurred_at_in_window")]
+    # both events are counted: the published marts include them
+    assert applications_entered() == entered + 2
+
+
 # --- blocking mart checks: staging tampered, publication refused ------------------------
 
 
@@ -599,7 +625,6 @@ def test_blocking_event_and_applicant_checks(copy_of, tmp_path, monkeypatch, ins
         _one(e, "outcome = 'maybe'", f"rowid = {_core_file_rows(e)} + 1"),
         _one(e, "stage = 'interview'", f"rowid = {_core_file_rows(e)} + 2"),
         _one(e, "stage_order = 9", f"rowid = {_core_file_rows(e)} + 3"),
-        _one(e, "occurred_at = now() + INTERVAL 2 DAY", f"rowid = {_core_file_rows(e)} + 4"),
         f"INSERT INTO {e} SELECT * FROM {e} WHERE rowid = {_core_file_rows(e)} + 5;",
     ])
     applicants_sql = "\n".join([
@@ -615,7 +640,7 @@ def test_blocking_event_and_applicant_checks(copy_of, tmp_path, monkeypatch, ins
     assert _failed_blocking(result) == {
         *[("core/events", c) for c in ("required_ids_present", "outcome_in_vocabulary",
                                        "stage_in_vocabulary", "stage_order_matches_stage",
-                                       "occurred_at_in_window", "event_id_unique")],
+                                       "event_id_unique")],
         *[("core/applicants", c) for c in ("applicant_id_present", "applicant_id_unique")],
         *[("core/applicants", f"{c}_group_known") for c in
           ("sex", "ethnicity", "ethnic_minority", "disability", "sexual_orientation",
