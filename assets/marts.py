@@ -64,11 +64,7 @@ def marts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):
     """Build staging → validate it (expectations/mart_*.json) → publish only if it passes."""
     settings = warehouse.settings()
     results: dict = {}
-
-    def gate() -> bool:
-        results.update(checks.run_checks(settings, MART_KEYS, context.run.run_id, log=context.log))
-        return not checks.blocking_failures(results)
-
+    gate = checks.staging_gate(settings, MART_KEYS, context.run.run_id, context.log, results)
     if not steps.build_marts(settings, gate=gate):
         yield from checks.check_results(results)
         checks.raise_if_blocking(

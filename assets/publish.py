@@ -30,12 +30,8 @@ PUBLICATION_KEY = dg.AssetKey(["publish", "annual_publication"])
 def annual_publication(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):
     settings = warehouse.settings()
     results: dict = {}
-
-    def gate() -> bool:
-        results.update(checks.run_checks(settings, [PUBLICATION_KEY], context.run.run_id,
-                                         log=context.log))
-        return not checks.blocking_failures(results)
-
+    gate = checks.staging_gate(settings, [PUBLICATION_KEY], context.run.run_id, context.log,
+                               results)
     if publication.build_publication(settings, gate=gate) is None:
         yield from checks.check_results(results)
         checks.raise_if_blocking(

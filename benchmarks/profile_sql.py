@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import re
 import shutil
 import time
 from pathlib import Path
@@ -35,14 +34,11 @@ def timed_run(settings: Settings) -> tuple[float, list[Timing]]:
     run_sql_file, ingest = warehouse.run_sql_file, steps.ingest
 
     def run_timed(con, relative_path: str, params=None) -> None:
-        text = warehouse.expand_includes(warehouse.sql_text(relative_path))
-        for statement in warehouse.split_statements(text):
-            code = warehouse._without_comments(statement)
-            used = {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", code)}
+        for statement, used in warehouse.bound_statements(relative_path, params):
             started = time.perf_counter()
             con.execute(statement, used) if used else con.execute(statement)
-            timings.append((time.perf_counter() - started, relative_path,
-                            " ".join(code.split())[:90]))
+            head = " ".join(warehouse.without_comments(statement).split())[:90]
+            timings.append((time.perf_counter() - started, relative_path, head))
 
     def ingest_timed(*args, **kwargs):
         started = time.perf_counter()

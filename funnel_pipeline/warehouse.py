@@ -42,10 +42,16 @@ def run_sql_file(con: duckdb.DuckDBPyConnection, relative_path: str,
     file's statements in its place (a step several tables share is written once). Values
     are always bound, never pasted into the SQL text.
     """
-    for statement in split_statements(expand_includes(sql_text(relative_path))):
-        code = _without_comments(statement)
-        used = {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", code)}
+    for statement, used in bound_statements(relative_path, params):
         con.execute(statement, used) if used else con.execute(statement)
+
+
+def bound_statements(relative_path: str, params: Mapping[str, Any] | None = None
+                     ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each statement of a SQL file (includes expanded) with the parameters it mentions."""
+    for statement in split_statements(expand_includes(sql_text(relative_path))):
+        code = without_comments(statement)
+        yield statement, {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", code)}
 
 
 def expand_includes(sql: str, depth: int = 0) -> str:
@@ -78,7 +84,7 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
-def _without_comments(statement: str) -> str:
+def without_comments(statement: str) -> str:
     """The statement minus `--` line comments (a parameter named only in a comment is unused)."""
     return "\n".join(line.split("--", 1)[0] for line in statement.splitlines())
 

@@ -87,6 +87,10 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]], *, bom: b
 
 EVENT_HEADER = ["event_id", "applicant_id", "campaign_id", "stage", "outcome", "occurred_at"]
 APPLICANT_HEADER = ["applicant_id", "sex", "ethnicity", "disability", "sexual_orientation"]
+#: applicants rows whose every characteristic is unrecognised (counted as Not stated):
+#: enough of them trips the unrecognised-values warning check
+UNRECOGNISED_PEOPLE = [[f"UNREC{i:03d}", "Martian", "Klingon", "Perhaps", "Sapiosexual"]
+                       for i in range(20)]
 
 
 # --- hypothesis profiles (tests/test_hostile_properties.py) ------------------------------

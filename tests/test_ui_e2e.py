@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from browser import launch_chromium
-from conftest import APPLICANT_HEADER, FIXTURES, REPO_ROOT, write_csv
+from conftest import APPLICANT_HEADER, FIXTURES, REPO_ROOT, UNRECOGNISED_PEOPLE, write_csv
 
 pytestmark = pytest.mark.slow
 
@@ -146,28 +146,25 @@ def test_chart_asset_page_shows_loaded_images(tmp_path: Path) -> None:
     # materialisation below reads the fixture.
     (tmp_path / "empty_landing").mkdir()
     ui_env = {**env, "FUNNEL_LANDING_DIR": str(tmp_path / "empty_landing")}
+
+    def materialise(landing: Path) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "dagster", "asset", "materialize",
+             "-m", "funnel_pipeline.definitions", "--select", "*"],
+            cwd=REPO_ROOT, env={**env, "FUNNEL_LANDING_DIR": str(landing)},
+            capture_output=True, text=True, timeout=600, check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+
     # materialise first: two processes creating a fresh SQLite instance storage at the
     # same moment collide ("table alembic_version already exists")
-    materialise = subprocess.run(
-        [sys.executable, "-m", "dagster", "asset", "materialize",
-         "-m", "funnel_pipeline.definitions", "--select", "*"],
-        cwd=REPO_ROOT, env={**env, "FUNNEL_LANDING_DIR": str(FIXTURES / "dirty-landing")},
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert materialise.returncode == 0, materialise.stderr[-3000:]
+    materialise(FIXTURES / "dirty-landing")
     # a second night whose new applicants file has unrecognised values: a warning check
     # fails, and the UI must show that run's statuses (marts still publish)
     landing = tmp_path / "landing"
     shutil.copytree(FIXTURES / "dirty-landing", landing)
-    write_csv(landing / "applicants_99_unrecognised.csv", APPLICANT_HEADER,
-              [[f"UNREC{i:03d}", "Martian", "Klingon", "Perhaps", "Sapiosexual"] for i in range(20)])
-    materialise = subprocess.run(
-        [sys.executable, "-m", "dagster", "asset", "materialize",
-         "-m", "funnel_pipeline.definitions", "--select", "*"],
-        cwd=REPO_ROOT, env={**env, "FUNNEL_LANDING_DIR": str(landing)},
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert materialise.returncode == 0, materialise.stderr[-3000:]
+    write_csv(landing / "applicants_99_unrecognised.csv", APPLICANT_HEADER, UNRECOGNISED_PEOPLE)
+    materialise(landing)
     ui_log = (tmp_path / "ui.log").open("w")
     ui = subprocess.Popen(
         [sys.executable, "-m", "funnel_pipeline.cli", "ui", "--port", str(ui_port),

@@ -25,6 +25,7 @@ from conftest import (
     EVENT_HEADER,
     FIXTURES,
     REPO_ROOT,
+    UNRECOGNISED_PEOPLE,
     materialize_all,
     read_table,
     write_csv,
@@ -244,9 +245,8 @@ def test_vocabulary_comes_from_the_contract():
 
 def test_warning_on_unrecognised_values_still_publishes(baseline, copy_of, tmp_path, instance):
     _, base_result = baseline
-    people = [[f"UNREC{i:03d}", "Martian", "Klingon", "Perhaps", "Sapiosexual"] for i in range(20)]
     settings = copy_of(_landing_with(tmp_path, {"applicants_99_unrecognised.csv":
-                                                (APPLICANT_HEADER, people)}))
+                                                (APPLICANT_HEADER, UNRECOGNISED_PEOPLE)}))
     result = materialize_all(settings, instance)
     assert result.success
     evaluations = _evaluations(result)

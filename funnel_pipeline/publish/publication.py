@@ -148,14 +148,11 @@ def build_publication(settings: Settings, gate: Callable[[], bool] | None = None
     mart_publication.json: no small count shown, shown counts equal the counts) and
     marts.publication is replaced only if it returns True, as for the marts.
     """
-    threshold = settings.suppression_threshold
-    if gate is None:
-        with steps.open_warehouse(settings) as con, warehouse.transaction(con):
-            rows = build_publication_staging_with(con, threshold)
-            steps.publish_with(con, ("publication",))
-        return rows
     with steps.open_warehouse(settings) as con, warehouse.transaction(con):
-        rows = build_publication_staging_with(con, threshold)
+        rows = build_publication_staging_with(con, settings.suppression_threshold)
+        if gate is None:
+            steps.publish_with(con, ("publication",))
+            return rows
     if not gate():
         return None
     steps.publish(settings, ("publication",))

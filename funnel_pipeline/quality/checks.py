@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -240,12 +240,9 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
                     continue
                 ids, all_files = _new_file_ids(con, name, batch["new_files"], run_id)
                 whole = all_files and bool(ids) and "query_when_all_new" in batch
-                if whole:
-                    rows = _materialise_batch(con, name, batch["query_when_all_new"], ids,
-                                              as_table=False)
-                else:
-                    rows = _materialise_batch(con, name, batch["query"], ids,
-                                              as_table=batch.get("materialise", True))
+                query, as_table = ((batch["query_when_all_new"], False) if whole
+                                   else (batch["query"], batch.get("materialise", True)))
+                rows = _materialise_batch(con, name, query, ids, as_table=as_table)
                 label = f"{rows} new rows from {len(ids)} file(s)"
                 if whole:
                     label += " (every file is new: the whole table)"
@@ -283,6 +280,19 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
             history.record_outcomes(con, outcomes, asset_key=key.to_user_string())
         report.build_report(con, report_dir(settings))
     return results
+
+
+def staging_gate(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: str, log: Any,
+                 results: dict[dg.AssetKey, list[ExpectationOutcome]]) -> Callable[[], bool]:
+    """The `gate` of a build-then-swap step (marts, publication): validates the committed
+    staging build, keeps the outcomes in `results` for the step to report, and says
+    whether to publish (no blocking check failed)."""
+
+    def gate() -> bool:
+        results.update(run_checks(settings, asset_keys, run_id, log=log))
+        return not blocking_failures(results)
+
+    return gate
 
 
 def check_results(results: dict[dg.AssetKey, list[ExpectationOutcome]],
