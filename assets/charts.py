@@ -32,7 +32,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from funnel_pipeline import contract, warehouse
+from funnel_pipeline import contract, inert, warehouse
 from funnel_pipeline.resources import FunnelWarehouse
 from funnel_pipeline.settings import Settings
 
@@ -82,6 +82,13 @@ _QUESTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
 }
 CHART_ASSETS: tuple[str, ...] = tuple(_QUESTIONS)
+
+
+def _pictures_spec(name: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        "pictures_drawn", asset=dg.AssetKey(["charts", name]), blocking=False,
+        description="Every chart of this page was drawn as a picture for the UI. A chart that "
+                    "could not be drawn fails this check instead of silently vanishing.")
 
 
 def _spec(name: str) -> dg.AssetSpec:
@@ -343,6 +350,7 @@ def _tables_and_numbers(name: str, marts: Mapping[str, pd.DataFrame | None],
 
 @dg.multi_asset(
     specs=[_spec(name) for name in CHART_ASSETS],
+    check_specs=[_pictures_spec(name) for name in CHART_ASSETS],
     group_name="charts",
     can_subset=False,
 )
@@ -364,18 +372,16 @@ def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Ite
         summary_markdown=marts.get("drop_out_summary"))
     report_url = f"{base_url.rstrip('/')}/{report.name}"
 
-    files: dict[str, Path] = {}
-    render_error = ""
+    failed: dict[str, str] = {}
     try:
         # Chromium starts at the first picture not already on disk (~3 s, then ~0.3 s
         # each): a run whose figures did not change never starts it
-        files = render.write_pngs(everything, folder)
-    except RuntimeError as exc:
-        # the table and the HTML report still tell the story; say so on the page
-        render_error = str(exc)[:300]
-        context.log.error(f"chart pictures were not drawn: {render_error}")
+        files = render.write_pngs(everything, folder, failed=failed)
     finally:
         render.stop_renderer()
+    for reason in sorted(set(failed.values())):
+        context.log.error(f"chart pictures were not drawn ({sum(r == reason for r in failed.values())}"
+                          f" of {len(everything)}): {inert.shorten(reason, 300)}")
 
     for name in CHART_ASSETS:
         shown = per_asset.get(name) or (
@@ -385,9 +391,10 @@ def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Ite
         links = {n: files[n].name for n in shown if n in files}
         markdown = render.chart_markdown(links, base_url, report_filename=report.name)
         extra = [note] if note else []
-        if render_error:
-            extra.append("*Chart pictures could not be drawn this run: open the interactive "
-                         "report.*")
+        not_drawn = [n for n in shown if n in failed]
+        if not_drawn:
+            extra.append(f"*{len(not_drawn)} chart picture(s) could not be drawn this run: see "
+                         "the check pictures_drawn, and the interactive report.*")
         for line in extra:
             if len(markdown) + len(line) + 2 < render.MARKDOWN_LIMIT:
                 markdown = f"{markdown}\n\n{line}"
@@ -400,6 +407,16 @@ def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Ite
         }
         if name == "report":
             meta["drop_out_summary_included"] = bool(marts.get("drop_out_summary"))
-        if render_error:
-            meta["chart_pictures_error"] = render_error
-        yield dg.MaterializeResult(asset_key=["charts", name], metadata=meta)
+        yield dg.MaterializeResult(asset_key=["charts", name], metadata=meta, check_results=[
+            _pictures_check(name, drawn=len(links), not_drawn=not_drawn, failed=failed)])
+
+
+def _pictures_check(name: str, *, drawn: int, not_drawn: list[str], failed: dict[str, str]
+                    ) -> dg.AssetCheckResult:
+    """Fails (visibly, not blocking) when a chart of the page could not be drawn."""
+    metadata: dict = {"pictures_drawn": drawn, "pictures_not_drawn": len(not_drawn)}
+    if not_drawn:
+        metadata["why"] = inert.shorten(failed[not_drawn[0]], 200)
+    return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(["charts", name]), check_name="pictures_drawn",
+        passed=not not_drawn, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)

@@ -34,20 +34,34 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-def run_nightly() -> bool:
-    """Execute the `nightly` job in this process, recorded in the Dagster instance."""
+def run_nightly() -> tuple[bool, str]:
+    """Execute the `nightly` job in this process, recorded in the Dagster instance.
+
+    Returns (success, the cause of the failure in words: "" on success)."""
     import dagster as dg
 
     from funnel_pipeline.definitions import defs
 
     instance = dg.DagsterInstance.get()
     result = defs.get_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                print(f"step failed: {event.step_key}: {event.event_specific_data.error.message.strip()[:500]}",
-                      file=sys.stderr)
-    return result.success
+    return result.success, failure_causes(result)
+
+
+def failure_causes(result) -> str:
+    """Each failed step's cause in words (causes.describe_failure), printed as it comes and
+    returned joined for the command's last line."""
+    from funnel_pipeline.causes import describe_failure
+    from funnel_pipeline.settings import Settings
+
+    causes = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            cause = describe_failure(event.event_specific_data.error,
+                                     Settings.from_env().duckdb_path)
+            print(f"step {event.step_key} failed: {cause}", file=sys.stderr)
+            if cause not in causes:
+                causes.append(cause)
+    return "; ".join(causes)
 
 
 def print_results() -> None:
@@ -97,11 +111,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     ensure_dagster_home()
     started = time.monotonic()
-    ok = run_nightly()
-    print(f"nightly job {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s")
+    ok, cause = run_nightly()
     if ok:
+        print(f"nightly job succeeded in {time.monotonic() - started:.1f} s")
         print_results()
-    return 0 if ok else 1
+        return 0
+    print(f"nightly job FAILED after {time.monotonic() - started:.1f} s: {cause}", file=sys.stderr)
+    return 1
 
 
 # --- operations (issue 7; docs/OPERATIONS.md) -------------------------------------------
@@ -156,11 +172,8 @@ def rebuild(settings, instance, tags: dict[str, str] | None = None) -> bool:
             instance=instance, resources={"warehouse": FunnelWarehouse.from_settings(temp)},
             tags={"funnel/rebuild": "true", **(tags or {})}, raise_on_error=False)
         if not result.success:
-            for event in result.all_events:
-                if event.is_step_failure:
-                    print(f"rebuild step failed: {event.step_key}: "
-                          f"{event.event_specific_data.error.message.strip()[:500]}", file=sys.stderr)
-            print(f"rebuild FAILED; {target} left as it was", file=sys.stderr)
+            cause = failure_causes(result)
+            print(f"rebuild FAILED ({target} left as it was): {cause}", file=sys.stderr)
             return False
         check = duckdb.connect(str(work), read_only=True)  # the new file opens, marts present
         try:
@@ -190,12 +203,39 @@ def rebuild(settings, instance, tags: dict[str, str] | None = None) -> bool:
         shutil.rmtree(work_reports, ignore_errors=True)
 
 
+def missing_loaded_files(settings) -> list[str]:
+    """Files the live database loaded that are gone from the landing folder (a rebuild,
+    which reads only the folder, would drop their rows from every table)."""
+    from funnel_pipeline import warehouse
+    from funnel_pipeline.landing import check_loaded_files
+
+    if not Path(settings.duckdb_path).exists():
+        return []
+    with warehouse.connect(settings.duckdb_path, read_only=True,
+                           memory_limit=settings.duckdb_memory_limit) as con:
+        known = con.execute("SELECT count(*) FROM information_schema.tables "
+                            "WHERE table_schema = 'raw' AND table_name = 'landing_files'").fetchone()[0]
+        return check_loaded_files(con, Path(settings.landing_dir)).gone if known else []
+
+
 def cmd_rebuild(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from funnel_pipeline.settings import Settings
 
     ensure_dagster_home()
+    gone = missing_loaded_files(Settings.from_env())
+    if gone and not args.allow_missing:
+        print(f"rebuild refused: {len(gone)} loaded file(s) are no longer in the landing folder, "
+              "and a rebuild would drop their rows from every table:", file=sys.stderr)
+        for name in gone:
+            print(f"  {name}", file=sys.stderr)
+        print("Put them back, or rerun with --allow-missing to rebuild without them.",
+              file=sys.stderr)
+        return 2
+    if gone:
+        print(f"rebuilding without {len(gone)} file(s) gone from the landing folder: "
+              f"{', '.join(gone)}")
     instance = dg.DagsterInstance.get()
     busy = _wait_until_no_run(instance, args.wait)
     if busy:
@@ -413,6 +453,10 @@ def main(argv: list[str] | None = None) -> int:
                                "new DuckDB file and swap it in on success")
     rebuild_p.add_argument("--wait", type=float, default=600.0,
                            help="seconds to wait for a queued / running run to finish (default 600)")
+    rebuild_p.add_argument("--allow-missing", action="store_true",
+                           help="rebuild even when files loaded before are gone from the landing "
+                                "folder (their rows are dropped); without it the rebuild refuses "
+                                "and lists them")
     rebuild_p.set_defaults(func=cmd_rebuild)
     backup_p = sub.add_parser("backup", help="copy the DuckDB file while no run writes it")
     backup_p.add_argument("--to", default="", help="folder for the copies (default: <db folder>/backups)")

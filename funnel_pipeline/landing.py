@@ -33,7 +33,14 @@ Policies (docs/LANDING.md has the full list, with examples):
   first file (identical event rows then count once; an applicants re-send still wins
   by name order, as the contract says);
 - a file that failed because it could not be read at all (I/O error) is retried on
-  the next run; a file that failed on its content is not (files never change).
+  the next run; a file that failed on its content is not (files never change);
+- only settled files load: a file whose modification time is younger than
+  `settle_seconds` is waited for (up to `max_wait_seconds`), and one still changing
+  then is left for a later run (reported, not recorded); after its rows are copied, a
+  file's size, modification time and SHA-256 are taken again, and a file that changed
+  while it was read is rolled back (reported, retried next run);
+- a loaded file whose bytes later change, or that disappears, is reported by
+  `check_loaded_files` (a warning check on `raw/landing_files`); what was loaded stays.
 """
 
 from __future__ import annotations
@@ -44,12 +51,14 @@ import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from funnel_pipeline import models
+from funnel_pipeline.causes import FunnelError
 from funnel_pipeline.warehouse import transaction
 
 #: landing-file kinds and the columns each requires (CONTRACT.md sections 1 and 6)
@@ -75,6 +84,10 @@ class IngestSummary:
     failed: int = 0
     rows_by_kind: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+    #: files still being written when the run gave up waiting (loaded by a later run)
+    unsettled: list[str] = field(default_factory=list)
+    #: files whose bytes changed while they were read (rolled back; retried next run)
+    changed_while_read: list[str] = field(default_factory=list)
 
 
 def classify(name: str) -> tuple[str, str | None]:
@@ -109,20 +122,30 @@ def list_landing(landing_dir: Path) -> list[Path]:
 
 
 def ingest_landing_folder(con: duckdb.DuckDBPyConnection, landing_dir: Path,
-                          run_id: str | None = None) -> IngestSummary:
-    """Record and load every file not loaded before. Idempotent."""
+                          run_id: str | None = None, *, settle_seconds: float = 0.0,
+                          max_wait_seconds: float = 0.0) -> IngestSummary:
+    """Record and load every settled file not loaded before. Idempotent."""
     summary = IngestSummary()
     known = dict(con.execute(
         "SELECT file_name, status = 'failed' AND reason LIKE 'unreadable:%' FROM raw.landing_files"
     ).fetchall())
+    candidates = []
     for path in list_landing(landing_dir):
         summary.files_seen += 1
         name = stored_name(path.name)
-        retry = known.get(name)
-        if name in known and not retry:
+        if name in known and not known[name]:
             continue
+        candidates.append(path)
+    settled, summary.unsettled = wait_until_settled(candidates, settle_seconds, max_wait_seconds)
+    for path in settled:
+        name = stored_name(path.name)
         summary.files_new += 1
-        status, reason, _kind = _load_one(con, path, run_id, retry=bool(retry))
+        try:
+            status, reason, _kind = _load_one(con, path, run_id, retry=bool(known.get(name)))
+        except FileChangedWhileRead:
+            summary.files_new -= 1
+            summary.changed_while_read.append(name)
+            continue
         if status == "failed":
             summary.failed += 1
             summary.failures.append((name, reason or ""))
@@ -134,6 +157,97 @@ def ingest_landing_folder(con: duckdb.DuckDBPyConnection, landing_dir: Path,
         "SELECT kind, sum(rows_delivered)::BIGINT FROM raw.landing_files GROUP BY kind ORDER BY kind"
     ).fetchall())
     return summary
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """What `stat` says of a file: enough to see that it changed, without reading it."""
+
+    size: int
+    modified_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileStamp:
+        stat = path.stat(follow_symlinks=False)
+        return cls(stat.st_size, stat.st_mtime_ns)
+
+
+def wait_until_settled(paths: list[Path], settle_seconds: float, max_wait_seconds: float,
+                       ) -> tuple[list[Path], list[str]]:
+    """(files to load, names of files still changing): a file is settled once its
+    modification time is `settle_seconds` old. Younger files are watched (re-stat every
+    second) for at most `max_wait_seconds`; whatever is still young then is left for a
+    later run, so a file being written or appended to is never loaded in part.
+
+    Entries that cannot be stat'ed (a symlink, a vanished file) are passed on: loading
+    records why they fail.
+    """
+    if settle_seconds <= 0:
+        return list(paths), []
+    deadline = time.monotonic() + max(0.0, max_wait_seconds)
+    waiting = list(paths)
+    settled: list[Path] = []
+    while True:
+        now = time.time()
+        young = []
+        for path in waiting:
+            try:
+                age = now - FileStamp.of(path).modified_ns / 1e9
+            except OSError:
+                age = settle_seconds
+            (young if age < settle_seconds else settled).append(path)
+        if not young or time.monotonic() >= deadline:
+            break
+        waiting = young
+        time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+    order = {path: i for i, path in enumerate(paths)}
+    return sorted(settled, key=order.__getitem__), [stored_name(p.name) for p in young]
+
+
+@dataclass
+class LoadedFileCheck:
+    """Loaded files that are no longer what was loaded (names only: safe to show)."""
+
+    checked: int = 0
+    gone: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.gone and not self.changed
+
+
+def check_loaded_files(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LoadedFileCheck:
+    """Compare every loaded file of the manifest with the landing folder.
+
+    The contract says a landed file is never modified, so a file that disappeared or
+    whose bytes differ from the recorded SHA-256 is something an auditor must hear
+    about: its rows stay as loaded, a rebuild would lose or change them. Cheap: a file
+    is re-hashed only when its size or modification time differs from the manifest.
+    """
+    result = LoadedFileCheck()
+    rows = con.execute(
+        "SELECT file_name, size_bytes, modified_ns, sha256 FROM raw.landing_files "
+        "WHERE status IN ('loaded', 'duplicate') ORDER BY file_name").fetchall()
+    for name, size, modified_ns, sha256 in rows:
+        result.checked += 1
+        path = Path(landing_dir) / name
+        try:
+            stamp = FileStamp.of(path)
+        except OSError:
+            result.gone.append(name)
+            continue
+        if stamp != FileStamp(size, modified_ns if modified_ns is not None else -1):
+            try:
+                if sha256_of(path) != sha256:
+                    result.changed.append(name)
+            except OSError:
+                result.gone.append(name)
+    return result
+
+
+class FileChangedWhileRead(Exception):
+    """A landing file's bytes changed between hashing it and copying its rows."""
 
 
 def _load_one(con: duckdb.DuckDBPyConnection, path: Path, run_id: str | None,
@@ -158,7 +272,7 @@ def _load_one(con: duckdb.DuckDBPyConnection, path: Path, run_id: str | None,
     except OSError as exc:
         reason = f"unreadable: {exc.strerror or type(exc).__name__}"
         return _record_failure(con, base, reason), reason, kind
-    base.update(sha256=scan.sha256, size_bytes=scan.size)
+    base.update(sha256=scan.sha256, size_bytes=scan.size, modified_ns=scan.stamp.modified_ns)
     if name != path.name:
         reason = "file name is not valid UTF-8 (rename the file)"
         return _record_failure(con, base, reason), reason, kind
@@ -173,7 +287,8 @@ def _load_one(con: duckdb.DuckDBPyConnection, path: Path, run_id: str | None,
     except _FileRejected as exc:
         return _record_failure(con, base, str(exc)), str(exc), kind
     duplicate_of = con.execute(
-        "SELECT min(file_name) FROM raw.landing_files WHERE sha256 = ? AND status <> 'failed'", [scan.sha256]
+        "SELECT min(file_name) FROM raw.landing_files "
+        "WHERE sha256 = ? AND kind = ? AND status <> 'failed'", [scan.sha256, kind]
     ).fetchone()[0]
     status = "duplicate" if duplicate_of else "loaded"
     try:
@@ -185,6 +300,11 @@ def _load_one(con: duckdb.DuckDBPyConnection, path: Path, run_id: str | None,
             else:
                 rows = _copy_parquet(con, path, kind, file_id, columns, mapping)
             con.execute("UPDATE raw.landing_files SET rows_delivered = ? WHERE file_id = ?", [rows, file_id])
+            # the rows are what the recorded hash describes, or nothing is kept
+            if FileStamp.of(path) != scan.stamp or sha256_of(path) != scan.sha256:
+                raise FileChangedWhileRead(name)
+    except FileNotFoundError as exc:  # vanished while being read: nothing kept, retried
+        raise FileChangedWhileRead(name) from exc
     except duckdb.Error as exc:
         if _is_environmental(exc):
             # disk full, read-only file system, …: not the file's fault. Stop the run; the
@@ -203,7 +323,7 @@ def _load_one(con: duckdb.DuckDBPyConnection, path: Path, run_id: str | None,
     return status, None, kind
 
 
-class WarehouseWriteError(RuntimeError):
+class WarehouseWriteError(FunnelError):
     """The database (or DuckDB's temp folder) could not be written: the run stops with the
     cause, the file's transaction is rolled back, and the next run retries the file."""
 
@@ -257,6 +377,8 @@ class FileScan:
 
     sha256: str
     size: int
+    #: size and modification time when the scan started (compared again after loading)
+    stamp: FileStamp = FileStamp(0, 0)
     bad_utf8_offset: int | None = None  # byte offset of the first invalid UTF-8 sequence
     bad_utf8_line: int | None = None  # its physical line (1 = header line)
     may_have_blank_lines: bool = False  # `\n\n` or `\n\r\n` occurs somewhere
@@ -271,7 +393,7 @@ def scan_file(path: Path, text: bool) -> FileScan:
     decoder = codecs.getincrementaldecoder("utf-8")() if text else None
     size = newlines = 0
     tail = b""
-    scan = FileScan(sha256="", size=0)
+    scan = FileScan(sha256="", size=0, stamp=FileStamp.of(path))
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)

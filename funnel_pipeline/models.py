@@ -39,6 +39,9 @@ class LandingFile(SQLModel, table=True):
     kind: str = Field(sa_type=Text)  # events / applicants / campaigns / population / interventions / unknown
     file_format: str | None = _text()  # csv / parquet / None when not recognised
     size_bytes: int | None = Field(default=None, sa_type=sa.BigInteger)
+    #: modification time (ns since the epoch) when it was hashed: a later stat that
+    #: differs means the file may have changed since it was loaded
+    modified_ns: int | None = Field(default=None, sa_type=sa.BigInteger)
     sha256: str | None = _text()
     status: str = Field(sa_type=Text)  # loaded / duplicate / failed
     reason: str | None = _text()  # why it failed (no row values)

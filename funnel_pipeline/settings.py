@@ -28,6 +28,9 @@ class Settings:
     duckdb_memory_limit: str = field(default_factory=lambda: _env("FUNNEL_DUCKDB_MEMORY_LIMIT", "2GB"))
     duckdb_threads: int = field(default_factory=lambda: int(_env("FUNNEL_DUCKDB_THREADS", "0")))
     duckdb_temp_dir: str = field(default_factory=lambda: _env("FUNNEL_DUCKDB_TEMP_DIR", ""))
+    #: how long a step waits for another process to release the DuckDB file
+    duckdb_lock_wait_seconds: float = field(
+        default_factory=lambda: float(_env("FUNNEL_DUCKDB_LOCK_WAIT_SECONDS", "120")))
     #: base URL the viewer's browser uses to fetch chart PNGs (see `funnel ui`)
     chart_base_url: str = field(default_factory=lambda: _env("FUNNEL_CHART_BASE_URL", "http://127.0.0.1:3031"))
     #: groups with fewer applications than this are marked too small to read in charts
@@ -53,12 +56,16 @@ class Settings:
     #: nightly schedule: cron expression and the time zone it is read in
     nightly_cron: str = field(default_factory=lambda: _env("FUNNEL_NIGHTLY_CRON", "0 2 * * *"))
     nightly_timezone: str = field(default_factory=lambda: _env("FUNNEL_NIGHTLY_TIMEZONE", "Europe/London"))
-    #: landing sensor: seconds between folder scans, and how long a file must sit
-    #: unchanged (by mtime) before it counts as delivered
+    #: landing sensor: seconds between folder scans
     landing_sensor_interval_seconds: int = field(
         default_factory=lambda: int(_env("FUNNEL_LANDING_SENSOR_INTERVAL_SECONDS", "60")))
+    #: how long a file must sit unchanged (by mtime) before it counts as delivered, for
+    #: the sensor and for every run's load (a run waits for younger files)
     landing_settle_seconds: int = field(
         default_factory=lambda: int(_env("FUNNEL_LANDING_SETTLE_SECONDS", "10")))
+    #: how long a run waits for files still changing before it leaves them for a later run
+    landing_max_wait_seconds: int = field(
+        default_factory=lambda: int(_env("FUNNEL_LANDING_MAX_WAIT_SECONDS", "60")))
     #: step retries (any step failure; meant for a DuckDB file locked beyond the wait)
     step_retries: int = field(default_factory=lambda: int(_env("FUNNEL_STEP_RETRIES", "2")))
     step_retry_delay_seconds: int = field(

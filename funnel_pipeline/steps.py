@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from funnel_pipeline import contract, stats, warehouse
+from funnel_pipeline import contract, inert, stats, warehouse
 from funnel_pipeline.landing import IngestSummary, ingest_landing_folder
 from funnel_pipeline.settings import Settings
 
@@ -50,6 +50,7 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Iterator[d
         memory_limit=settings.duckdb_memory_limit,
         threads=settings.duckdb_threads,
         temp_dir=settings.duckdb_temp_dir,
+        lock_wait_seconds=settings.duckdb_lock_wait_seconds,
     ) as con:
         if not read_only and settings.test_pause_at:
             con = pause_for_tests(settings, con)
@@ -62,9 +63,12 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Iterator[d
 
 
 def ingest(settings: Settings, run_id: str | None = None) -> IngestSummary:
-    """Landing folder → raw.landing_files + raw.*_rows (one transaction per file)."""
+    """Landing folder → raw.landing_files + raw.*_rows (one transaction per file; only
+    files that have stopped changing)."""
     with open_warehouse(settings) as con:
-        return ingest_landing_folder(con, Path(settings.landing_dir), run_id)
+        return ingest_landing_folder(con, Path(settings.landing_dir), run_id,
+                                     settle_seconds=settings.landing_settle_seconds,
+                                     max_wait_seconds=settings.landing_max_wait_seconds)
 
 
 def _run_in_transaction(settings: Settings, *sql_files: str) -> None:
@@ -73,14 +77,20 @@ def _run_in_transaction(settings: Settings, *sql_files: str) -> None:
             warehouse.run_sql_file(con, sql_file)
 
 
+#: bound into every core SQL file that judges landed rows
+LANDING_PARAMETERS = {"max_key_length": inert.MAX_KEY_LENGTH}
+
+
 def build_events(settings: Settings) -> None:
     """raw.event_rows (unprocessed files) → core.events + quality.rejected_rows."""
-    _run_in_transaction(settings, "core/events.sql")
+    with open_warehouse(settings) as con, warehouse.transaction(con):
+        warehouse.run_sql_file(con, "core/events.sql", LANDING_PARAMETERS)
 
 
 def build_applicants(settings: Settings) -> None:
     """raw.applicant_rows (unprocessed files) → core.applicants."""
-    _run_in_transaction(settings, "core/applicants.sql")
+    with open_warehouse(settings) as con, warehouse.transaction(con):
+        warehouse.run_sql_file(con, "core/applicants.sql", LANDING_PARAMETERS)
 
 
 def build_optional(settings: Settings, tables: tuple[str, ...] = OPTIONAL_CORE) -> None:
@@ -91,6 +101,7 @@ def build_optional(settings: Settings, tables: tuple[str, ...] = OPTIONAL_CORE) 
     with open_warehouse(settings) as con, warehouse.transaction(con):
         for table in tables:
             warehouse.run_sql_file(con, f"core/{table}.sql", {
+                **LANDING_PARAMETERS,
                 "kind": table,
                 "conflict_reason": f"conflicting duplicate {KEYED_INPUT_KEYS[table]}",
             })

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from funnel_pipeline import inert
 from funnel_pipeline.settings import Settings
 from funnel_pipeline.steps import open_warehouse
 
@@ -13,12 +14,17 @@ def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 def markdown_table(headers: list[str], rows: list[tuple]) -> str:
+    """A small GFM table; every text cell is input-safe (`inert.md`: no link, image, tag
+    or broken column can come from a stage name, group, reason or file name)."""
+
     def cell(v: object) -> str:
         if v is None:
             return ""
         if isinstance(v, float):
             return f"{v:.3f}"
-        return str(v).replace("|", "\\|")
+        if isinstance(v, int):
+            return str(v)
+        return inert.md(v)
 
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]

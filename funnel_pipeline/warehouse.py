@@ -20,12 +20,13 @@ from typing import Any
 import duckdb
 
 from funnel_pipeline import contract, models
+from funnel_pipeline.causes import FunnelError
 
 #: how long to wait for another process to release the file before giving up
 LOCK_WAIT_SECONDS = 120.0
 
 
-class DatabaseLockedError(RuntimeError):
+class DatabaseLockedError(FunnelError):
     """The DuckDB file stayed locked by another process for longer than we wait."""
 
 
@@ -102,9 +103,11 @@ def _connect_with_retry(path: Path, read_only: bool, wait: float) -> duckdb.Duck
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 if "lock" in str(exc).lower():
+                    pid = re.search(r"\(PID (\d+)\)", str(exc))
+                    holder = f"another process (PID {pid.group(1)})" if pid else "another process"
                     raise DatabaseLockedError(
-                        f"DuckDB file {path} is locked by another process and stayed locked "
-                        f"for {wait:.0f} s; is another run or a client holding it open?"
+                        f"{path.name} is open in {holder} and stayed locked for {wait:.0f} s: "
+                        "close it (or wait for that run to finish) and rerun"
                     ) from exc
                 raise
             time.sleep(delay)

@@ -20,6 +20,14 @@ if str(TESTS_DIR) not in sys.path:
 from funnel_pipeline.settings import Settings
 
 
+@pytest.fixture(autouse=True)
+def landing_files_settle_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files a test writes count as settled at once (a run would otherwise wait
+    FUNNEL_LANDING_SETTLE_SECONDS for them). Tests of the wait itself set their own
+    value; tests/test_cli_materialize.py runs with the real default."""
+    monkeypatch.setenv("FUNNEL_LANDING_SETTLE_SECONDS", "0")
+
+
 @pytest.fixture
 def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh DAGSTER_HOME holding a copy of the repo's dagster.yaml."""

@@ -62,9 +62,14 @@ def test_summary_markdown_is_escaped_and_formatted() -> None:
         "<table><tr><th>Stage</th><th>Ratio</th></tr><tr><td>Sift</td><td>0.55</td></tr></table>"
         in html
     )
+    # no link syntax at all: the summary quotes input values, and a report shows no link
+    # the project did not make (issue 20)
     assert markdown_to_html("[ok](https://example.org/x?a=1&b=2) [bad](javascript:alert(1))") == (
-        '<p><a href="https://example.org/x?a=1&amp;b=2">ok</a> [bad](javascript:alert(1))</p>'
+        "<p>[ok](https://example.org/x?a=1&amp;b=2) [bad](javascript:alert(1))</p>"
     )
+    # inert.md's backslash escapes read as the plain characters and form no markup
+    assert markdown_to_html(r"**\*\*x\*\*** \`y\` a\|b") == "<p><strong>**x**</strong> `y` a|b</p>"
+    assert markdown_to_html("| a |\n|---|\n| x\\|y |") == "<table><tr><th>a</th></tr><tr><td>x|y</td></tr></table>"
     page = report_html({}, title="T <b>", summary_html="<p>trusted</p>")
     assert "<title>T &lt;b&gt;</title>" in page and "<p>trusted</p>" in page
 

@@ -21,9 +21,12 @@ def test_dagster_cli_materialize_builds_the_contract_table(tmp_path: Path):
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     landing = tmp_path / "landing"
     shutil.copytree(FIXTURES / "dirty-landing", landing)
+    for path in landing.iterdir():  # "just delivered": the run waits for them to settle
+        os.utime(path)
     db = tmp_path / "out" / "funnel.duckdb"
     env = {**os.environ, "DAGSTER_HOME": str(home), "FUNNEL_LANDING_DIR": str(landing),
            "FUNNEL_DUCKDB_PATH": str(db), "FUNNEL_REPORTS_DIR": str(tmp_path / "reports")}
+    env.pop("FUNNEL_LANDING_SETTLE_SECONDS")  # the real default, as the acceptance runs it
     dagster = Path(sys.executable).with_name("dagster")
     proc = subprocess.run(
         [str(dagster), "asset", "materialize", "-m", "funnel_pipeline.definitions", "--select", "*"],

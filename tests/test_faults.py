@@ -226,3 +226,75 @@ def test_one_landing_file_unreadable_is_retried(healthy):
     files = {f["file_name"]: f for f in read_table(settings, "raw.landing_files")}
     assert files["events_2.csv"]["status"] == "loaded"
     _matches_oracle(settings)
+
+
+# --- causes in words (issue 20, item 5): the CLI's last line names the cause -------------
+
+
+def _funnel_run(settings: Settings, home: Path, **extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DAGSTER_HOME": str(home),
+           "FUNNEL_LANDING_DIR": str(settings.landing_dir),
+           "FUNNEL_DUCKDB_PATH": str(settings.duckdb_path),
+           "FUNNEL_REPORTS_DIR": str(settings.reports_dir),
+           "FUNNEL_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+           "FUNNEL_STEP_RETRIES": "0", **extra}
+    return subprocess.run([sys.executable, "-m", "funnel_pipeline.cli", "run"], env=env,
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
+
+
+def _last_line(result: subprocess.CompletedProcess) -> str:
+    return [line for line in result.stderr.splitlines() if line.strip()][-1]
+
+
+@pytest.mark.slow
+def test_a_locked_database_is_named_with_the_holding_process(healthy, dagster_home):
+    settings, before = healthy
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time\n"
+         f"con = duckdb.connect({str(settings.duckdb_path)!r})\nprint('open', flush=True)\n"
+         "time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        result = _funnel_run(settings, dagster_home, FUNNEL_DUCKDB_LOCK_WAIT_SECONDS="1")
+    finally:
+        holder.kill()
+        holder.wait()
+    last = _last_line(result)
+    print("observed:", last)
+    assert result.returncode == 1
+    assert last.startswith("nightly job FAILED")
+    assert f"funnel.duckdb is open in another process (PID {holder.pid})" in last
+    assert "close it" in last and "rerun" in last
+    assert _marts(settings) == before
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_named_on_the_last_line(tmp_path: Path, small_tmpfs, dagster_home):
+    disk = small_tmpfs("db", "8M")
+    settings = Settings(landing_dir=_landing(tmp_path), duckdb_path=disk / "funnel.duckdb",
+                        reports_dir=tmp_path / "reports", duckdb_memory_limit="1GB")
+    steps.run_all(settings)
+    before = _marts(settings)
+    _events(settings.landing_dir / "events_2.csv", "B", 300_000)  # does not fit
+    result = _funnel_run(settings, dagster_home)
+    last = _last_line(result)
+    print("observed:", last)
+    assert result.returncode == 1
+    assert "No space left on device" in last and "free some space and rerun" in last
+    assert _marts(settings) == before
+
+
+def test_documented_retry_delays_are_the_code_s():
+    """docs/OPERATIONS.md states the delays Dagster will really wait between attempts."""
+    from dagster._core.definitions.policy import calculate_delay
+
+    from funnel_pipeline.operations.jobs import retry_policy
+
+    policy = retry_policy(Settings())
+    delays = [calculate_delay(n, policy.backoff, policy.jitter, policy.delay)
+              for n in range(1, policy.max_retries + 1)]
+    words = " then ".join(f"{d:g} s" for d in delays)
+    assert delays == [30, 90]
+    docs = (REPO_ROOT / "docs" / "OPERATIONS.md").read_text(encoding="utf-8")
+    assert f"{policy.max_retries} retries, {words}" in docs
+    assert "30 s then 60 s" not in docs and "30 s and 60 s" not in docs

@@ -17,13 +17,13 @@ their rates swing too much to be read and small counts can point at individuals.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from funnel_pipeline import inert
 from funnel_pipeline.contract import (
     ALL_CHARACTERISTIC,
     ALL_GROUP,
@@ -246,7 +246,7 @@ def pass_rates_by_entry_route(
         d,
         characteristic=characteristic,
         row_col="entry_route",
-        rows=[(r, html.escape(r) if r != "Unknown" else "Unknown route") for r in routes],
+        rows=[(r, inert.chart(r) if r != "Unknown" else "Unknown route") for r in routes],
         sizes=sizes,  # type: ignore[arg-type]
         min_group_size=min_group_size,
         title=title,
@@ -505,7 +505,7 @@ def pass_rate_trend_by_campaign(
         ok = [c for c in campaigns if c in gd.index and sizes.get((c, g), 0) >= min_group_size]
         small = [c for c in campaigns if c in gd.index and c not in ok]
         if small:
-            hidden[glabel] = small
+            hidden[glabel] = [inert.chart(c) for c in small]
         if not ok:
             continue
         rate = [fr.num(gd.loc[c, "pass_rate"]) if c in ok else None for c in campaigns]
@@ -538,9 +538,8 @@ def pass_rate_trend_by_campaign(
                 hovertext=[
                     hover_text(
                         glabel,
-                        html.escape(
-                            f"{stage_label(stage)}, campaign {c} ({gd.loc[c, 'entry_route']})"
-                        ),
+                        f"{stage_label(stage)}, campaign {inert.chart(c)} "
+                        f"({inert.chart(gd.loc[c, 'entry_route'])})",
                         gd.loc[c],
                         group_label(characteristic, reference) if reference else None,
                     )
@@ -557,18 +556,16 @@ def pass_rate_trend_by_campaign(
         categoryarray=campaigns,
         tickmode="array",
         tickvals=campaigns,
-        ticktext=[html.escape(c) for c in campaigns],
+        ticktext=[inert.chart(c) for c in campaigns],
         title="Campaign",
         tickangle=-30 if len(campaigns) > 3 else 0,
         tickfont={"size": 10},
     )
     fig.update_yaxes(title="Pass rate", tickformat=".0%", range=[0, 1.02])
     notes = [
-        (f"{html.escape(entry_route)} campaigns only. " if entry_route else "")
+        (f"{inert.chart(entry_route)} campaigns only. " if entry_route else "")
         + f"Of applications with a result at {stage_label(stage)}, the share that passed. Bars: 95% range; dashed: all applicants.",
-        html.escape(
-            small_note(hidden, len(campaigns), min_group_size, " in a campaign"), quote=False
-        ),
+        small_note(hidden, len(campaigns), min_group_size, " in a campaign"),
     ]
     return finish(
         fig,

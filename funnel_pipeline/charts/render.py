@@ -170,12 +170,15 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def write_pngs(
-    figures: Mapping[str, go.Figure], folder: str | Path, *, scale: float = 1.0
+    figures: Mapping[str, go.Figure], folder: str | Path, *, scale: float = 1.0,
+    failed: dict[str, str] | None = None,
 ) -> dict[str, Path]:
     """Write each figure as `<name>_<hash>.png` under `folder`; return name → path.
 
     A file that already exists under its hashed name is the same chart and is kept
     as it is, so re-runs cost nothing and files are never rewritten under a reader.
+    With `failed` given, a figure that cannot be drawn is recorded there (name → why)
+    and the others are still drawn; without it the first failure raises.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -183,7 +186,13 @@ def write_pngs(
     for name, fig in figures.items():
         path = folder / chart_filename(name, fig, scale=scale)
         if not path.exists():
-            _write_atomically(path, render_png(fig, scale=scale))
+            try:
+                _write_atomically(path, render_png(fig, scale=scale))
+            except RuntimeError as exc:
+                if failed is None:
+                    raise
+                failed[name] = str(exc)
+                continue
         paths[name] = path
     return paths
 

@@ -46,17 +46,30 @@ footer { margin-top: 22px; font-size: 12px; color: #666; }
 
 
 def _inline(text: str) -> str:
-    """Escape, then **bold**, *italic*, `code` and [links](http…) only."""
-    out = html.escape(text, quote=True)
+    """Escape, then **bold**, *italic* and `code` only.
+
+    Backslash escapes (``\\[``, how ``inert.md`` makes input text literal) become the
+    plain character and take no part in any markup. There is no link or image syntax at
+    all: the summary quotes campaign ids and routes from files, and a report must show
+    no link the project did not make.
+    """
+    literals: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        literals.append(match.group(1))
+        return f"\x00{len(literals) - 1}\x00"
+
+    out = html.escape(_ESCAPED.sub(hold, text), quote=True)
     out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
     out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
     out = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", out)
-    out = re.sub(
-        r"\[([^\]]+)\]\(((?:https?://|\./|[\w-]+\.html)[^)\s]*)\)",
-        r'<a href="\2">\1</a>',
-        out,
-    )
-    return out
+    return re.sub(r"\x00(\d+)\x00", lambda m: html.escape(literals[int(m.group(1))], quote=True),
+                  out)
+
+
+#: a CommonMark backslash escape: backslash + one ASCII punctuation character
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_CELL_SEPARATOR = re.compile(r"(?<!\\)\|")
 
 
 def markdown_to_html(text: str) -> str:
@@ -88,7 +101,8 @@ def markdown_to_html(text: str) -> str:
         elif line.lstrip().startswith("|"):
             rows = []
             while i < len(lines) and lines[i].lstrip().startswith("|"):
-                cells = [c.strip() for c in lines[i].strip().strip("|").split("|")]
+                # cells split on unescaped pipes only (`\|` is a literal pipe in a value)
+                cells = [c.strip() for c in _CELL_SEPARATOR.split(lines[i].strip()[1:].removesuffix("|"))]
                 if not all(re.fullmatch(r":?-{2,}:?", c) for c in cells):
                     tag = "th" if not rows else "td"
                     rows.append(

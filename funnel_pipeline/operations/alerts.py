@@ -15,7 +15,6 @@ FUNNEL_ALERT_WEBHOOK_URL is set. With neither the sensor only logs.
 from __future__ import annotations
 
 import json
-import re
 import smtplib
 import urllib.request
 from datetime import UTC, datetime
@@ -23,26 +22,8 @@ from email.message import EmailMessage
 
 import dagster as dg
 
+from funnel_pipeline.causes import describe_failure, scrub
 from funnel_pipeline.settings import Settings
-
-MAX_MESSAGE_CHARS = 200
-_QUOTED = re.compile(r"'[^']*'?|\"[^\"]*\"?|`[^`]*`?")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-#: any run of non-space characters of 5 or more holding a digit: ids, dates, values
-_DIGITS = re.compile(r"[^\s,;:()\[\]{}<>=]*\d[^\s,;:()\[\]{}<>=]*")
-
-
-def scrub(message: str | None) -> str:
-    """First line only, without quoted text, addresses or digit-bearing tokens; truncated."""
-    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
-    line = lines[0] if lines else ""
-    line = _QUOTED.sub("'…'", line)
-    line = _EMAIL.sub("<email>", line)
-    line = _DIGITS.sub(lambda m: m.group(0) if len(m.group(0)) < 5 else "<value>", line)
-    if len(line) > MAX_MESSAGE_CHARS:
-        line = line[: MAX_MESSAGE_CHARS - 1] + "…"
-    return line
-
 
 #: Dagster's wrappers around the step's own exception (retries wrap it once more)
 _WRAPPERS = ("RetryRequestedFromPolicy", "RetryRequested")
@@ -80,6 +61,8 @@ def build_alert(context: dg.RunFailureSensorContext, settings: Settings) -> dict
             "step_key": event.step_key,
             "error_class": cls_name,
             "message": scrub(_message_body(message, cls_name)),
+            # what went wrong and what to do, in words (causes.describe_failure)
+            "cause": describe_failure(error, settings.duckdb_path),
             "attempts": tries,
             "retries_exhausted": tries > 1,
         })
@@ -107,7 +90,7 @@ def alert_text(alert: dict) -> tuple[str, str]:
     for step in alert["failed_steps"]:
         retry = (f" after {step['attempts']} attempts (retries exhausted)"
                  if step["retries_exhausted"] else "")
-        lines.append(f"- step {step['step_key']}: {step['error_class']}: {step['message']}{retry}")
+        lines.append(f"- step {step['step_key']}: {step['cause']}{retry}")
     if alert["run_error"]:
         lines.append(f"- run error: {alert['run_error']}")
     lines += ["", f"Details (full error and logs): {alert['ui_url']}",

@@ -8,7 +8,7 @@ files people may be reading. Rebuilding from scratch is `funnel rebuild` (cli.py
 it builds a new DuckDB file and swaps it in, which a Dagster step cannot do safely.
 
 Both jobs retry a failed step (`FUNNEL_STEP_RETRIES`, default 2, after
-`FUNNEL_STEP_RETRY_DELAY_SECONDS`, default 30 s, doubling). The intended case is a DuckDB
+`FUNNEL_STEP_RETRY_DELAY_SECONDS`, default 30 s: Dagster's exponential backoff waits (2^n − 1) × that, i.e. 30 s then 90 s). The intended case is a DuckDB
 file locked by another process for longer than `warehouse.connect` waits (120 s), which
 ends in `DatabaseLockedError`. Dagster's RetryPolicy cannot filter by exception type,
 so other failures are retried too; that is safe because every step is one transaction

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from funnel_pipeline import contract, steps, warehouse
+from funnel_pipeline import contract, inert, steps, warehouse
 from funnel_pipeline.publish.disclosure import Relation, suppress
 from funnel_pipeline.settings import Settings
 
@@ -161,19 +161,6 @@ def build_publication(settings: Settings, gate: Callable[[], bool] | None = None
 
 # --- export ----------------------------------------------------------------------------
 
-#: first characters a spreadsheet reads as a formula (OWASP "CSV injection"), plus the
-#: tab / carriage return that some programs strip before looking
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def inert(value: object) -> object:
-    """A text value made safe for a CSV opened in a spreadsheet: formula-like text gets a
-    leading apostrophe (shown as text, not evaluated). Numbers pass unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def _typed(column: str, value: object) -> object:
     """Spreadsheet cell value: counts as integers, rates as floats, the rest as text."""
     if value is None or value == SUPPRESSED:
@@ -204,7 +191,7 @@ def export_publication(settings: Settings) -> dict[str, Path]:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         for row in rows:
-            writer.writerow(["" if row[c] is None else inert(row[c]) for c in COLUMNS])
+            writer.writerow(["" if row[c] is None else inert.cell(row[c]) for c in COLUMNS])
     tmp.replace(csv_path)
 
     workbook = Workbook()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from funnel_pipeline import contract, steps
+from funnel_pipeline import contract, inert, steps
 from funnel_pipeline.settings import Settings
 
 TOP_N = 8
@@ -60,12 +60,15 @@ def render(rows: list[dict], total_flagged: int) -> str:
     for i, r in enumerate(rows, start=1):
         decided = r["passed"] + r["failed"] + r["withdrawn"]
         reference_rate = r["expected_passed_at_parity"] / decided if decided else None
-        segment = _SEGMENT.get(r["source_table"], r["source_table"]).format(
-            campaign_id=r["campaign_id"], entry_route=r["entry_route"])
+        # every value from input (ids, routes, groups, stage names) through inert.md: the
+        # summary is Dagster markdown, where a campaign id could otherwise be an image
+        segment = _SEGMENT.get(r["source_table"], inert.md(r["source_table"])).format(
+            campaign_id=inert.md(r["campaign_id"]), entry_route=inert.md(r["entry_route"]))
         lines += [
-            (f"{i}. **{r['group_name']}** ({r['characteristic']}) at **{r['stage']}**, {segment}: "
+            (f"{i}. **{inert.md(r['group_name'])}** ({inert.md(r['characteristic'])}) at "
+             f"**{inert.md(r['stage'])}**, {segment}: "
              f"{_pct(r['pass_rate'])} passed ({r['passed']} of {decided}) against "
-             f"{_pct(reference_rate)} for {r['reference_group']}; ratio "
+             f"{_pct(reference_rate)} for {inert.md(r['reference_group'])}; ratio "
              f"{r['adverse_impact_ratio']:.2f}, p = {r['fisher_p_value']:.2g} "
              f"(Holm-adjusted {r['holm_p_value']:.2g}). About {r['shortfall']:.1f} fewer passed "
              "than at parity."),

@@ -5,7 +5,8 @@
 -- Incremental: consumes applicants files not yet processed; recomputes the winner of
 -- every applicant_id they mention over all loaded applicants files, and marks those
 -- people dirty so core.applications picks up their new groups.
--- A row with a blank applicant_id is rejected ('missing required field: applicant_id').
+-- A row with a blank applicant_id is rejected ('missing required field: applicant_id'),
+-- one longer than $max_key_length characters too ('applicant_id longer than <n> characters').
 
 CREATE OR REPLACE TEMP TABLE batch_files AS
 SELECT file_id, file_name
@@ -14,16 +15,18 @@ WHERE kind = 'applicants' AND status IN ('loaded', 'duplicate') AND processed_at
 
 INSERT INTO quality.rejected_rows (file_id, row_number, kind, file_name, reason, row_data, rejected_at)
 SELECT r.file_id, r.row_number, 'applicants', f.file_name,
-       'missing required field: applicant_id', whole_row(r), now()
+       CASE WHEN clean(r.applicant_id) IS NULL THEN 'missing required field: applicant_id'
+            ELSE 'applicant_id longer than ' || $max_key_length || ' characters' END,
+       whole_row(r), now()
 FROM raw.applicant_rows AS r
 JOIN batch_files AS f USING (file_id)
-WHERE clean(r.applicant_id) IS NULL;
+WHERE clean(r.applicant_id) IS NULL OR length(clean(r.applicant_id)) > $max_key_length;
 
 CREATE OR REPLACE TEMP TABLE affected_applicants AS
 SELECT DISTINCT clean(r.applicant_id) AS applicant_id
 FROM raw.applicant_rows AS r
 JOIN batch_files AS f USING (file_id)
-WHERE clean(r.applicant_id) IS NOT NULL;
+WHERE clean(r.applicant_id) IS NOT NULL AND length(clean(r.applicant_id)) <= $max_key_length;
 
 DELETE FROM core.applicants
 WHERE applicant_id IN (SELECT applicant_id FROM affected_applicants);

@@ -8,6 +8,7 @@
 --
 -- A row is rejected, first rule wins:
 --   1. campaign_id / entry_route blank        → 'missing required field: <name>'
+--      either longer than $max_key_length      → '<name> longer than <n> characters'
 --   2. opened_on / closed_on not YYYY-MM-DD    → '<column> cannot be parsed'
 --   3. campaign_id seen with other content     → 'conflicting duplicate campaign_id'
 --      (every copy; content = the contract columns exactly as delivered; only rows
@@ -41,6 +42,10 @@ SELECT *,
     CASE
         WHEN key_value IS NULL   THEN 'missing required field: campaign_id'
         WHEN entry_route IS NULL THEN 'missing required field: entry_route'
+        WHEN length(key_value) > $max_key_length
+            THEN 'campaign_id longer than ' || $max_key_length || ' characters'
+        WHEN length(entry_route) > $max_key_length
+            THEN 'entry_route longer than ' || $max_key_length || ' characters'
         WHEN opened_bad          THEN 'opened_on cannot be parsed'
         WHEN closed_bad          THEN 'closed_on cannot be parsed'
     END AS reject_reason

@@ -7,6 +7,8 @@
 --
 -- Rules, in the order a row is judged:
 --   1. a required field blank           → 'missing required field: <name>'
+--      an id longer than $max_key_length → '<name> longer than <n> characters' (not a real
+--      key; kept whole in quality.rejected_rows, never copied into charts or metadata)
 --   2. stage / outcome not in vocabulary → 'stage not in vocabulary' / 'outcome not in vocabulary'
 --   3. occurred_at not ISO 8601          → 'occurred_at cannot be parsed'
 --   4. event_id seen with other content  → 'conflicting duplicate event_id' (every copy,
@@ -52,6 +54,12 @@ SELECT
         WHEN stage_blank           THEN 'missing required field: stage'
         WHEN outcome_blank         THEN 'missing required field: outcome'
         WHEN occurred_at_blank     THEN 'missing required field: occurred_at'
+        WHEN length(event_key) > $max_key_length
+            THEN 'event_id longer than ' || $max_key_length || ' characters'
+        WHEN length(applicant_key) > $max_key_length
+            THEN 'applicant_id longer than ' || $max_key_length || ' characters'
+        WHEN length(campaign_key) > $max_key_length
+            THEN 'campaign_id longer than ' || $max_key_length || ' characters'
         WHEN stage_name IS NULL    THEN 'stage not in vocabulary'
         WHEN outcome_name IS NULL  THEN 'outcome not in vocabulary'
         WHEN occurred_at IS NULL   THEN 'occurred_at cannot be parsed'

@@ -8,6 +8,7 @@
 --
 -- A row is rejected, first rule wins:
 --   1. intervention_id / name / started_on blank → 'missing required field: <name>'
+--      intervention_id longer than $max_key_length → 'intervention_id longer than <n> characters'
 --   2. started_on / ended_on not YYYY-MM-DD        → '<column> cannot be parsed'
 --   3. stage given but not in the vocabulary       → 'stage not in vocabulary'
 --   4. intervention_id seen with other content (contract columns as delivered; every
@@ -44,6 +45,8 @@ SELECT *,
     CASE
         WHEN key_value IS NULL               THEN 'missing required field: intervention_id'
         WHEN name IS NULL                    THEN 'missing required field: name'
+        WHEN length(key_value) > $max_key_length
+            THEN 'intervention_id longer than ' || $max_key_length || ' characters'
         WHEN started_blank                   THEN 'missing required field: started_on'
         WHEN started_on IS NULL              THEN 'started_on cannot be parsed'
         WHEN ended_bad                       THEN 'ended_on cannot be parsed'
