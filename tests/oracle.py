@@ -1324,6 +1324,8 @@ def pass_rate_rows(
                         "reference_group": dim.reference,
                         "adverse_impact_ratio": air,
                         "fisher_p_value": p,
+                        # "after fisher_p_value" as section 10 says (the example CSVs put
+                        # them after flagged; column order is not compared)
                         "air_ci_low": air_lo,
                         "air_ci_high": air_hi,
                         "flagged": bool(
