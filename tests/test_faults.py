@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import oracle
+import oracle_v11 as oracle
 import pytest
 from conftest import APPLICANT_HEADER, EVENT_HEADER, REPO_ROOT, read_table, write_csv
 from table_compare import assert_tables_match

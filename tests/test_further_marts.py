@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import oracle
+import oracle_v11 as oracle
 import pytest
 from conftest import APPLICANT_HEADER, EVENT_HEADER, FIXTURES, read_table, write_csv
 from statsmodels.stats.multitest import multipletests

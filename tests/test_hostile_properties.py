@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import oracle
+import oracle_v11 as oracle
 import pyarrow as pa
 import pyarrow.parquet as pq
 from conftest import APPLICANT_HEADER, EVENT_HEADER, read_table

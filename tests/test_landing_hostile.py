@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-import oracle
+import oracle_v11 as oracle
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest

@@ -1,8 +1,9 @@
-"""The oracle reproduces the independently computed sample tables (tests/fixtures).
+"""The v1.1 oracle reproduces the independently computed v1.1 sample tables (tests/fixtures).
 
 If these pass, the oracle's reading of the contract agrees with the independent
 computation on every row and column at 1e-9, so it can be trusted to check the
-pipeline on other (generated) landing folders.
+pipeline on other (generated) landing folders. This is the frozen v1.1 copy the
+pipeline's current tests use; tests/test_oracle_v12.py checks the v1.2 oracle.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:  # works with or without tests/__init__.py
     sys.path.insert(0, str(TESTS_DIR))
 
-import oracle
+import oracle_v11 as oracle
 from table_compare import (
     assert_same_order,
     assert_tables_match,

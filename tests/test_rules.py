@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import oracle
+import oracle_v11 as oracle
 import pytest
 from conftest import APPLICANT_HEADER, EVENT_HEADER, read_table, write_csv
 from table_compare import assert_tables_match
