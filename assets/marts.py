@@ -1,119 +1,90 @@
-"""marts layer: what recruitment leads and auditors read (CONTRACT.md sections 5 and 7).
+"""marts layer: what recruitment leads and auditors read (CONTRACT.md sections 5, 7, 9, 10).
 
-Marts are built in the `staging` schema and swapped into `marts` in one transaction,
-so readers never see a half-built table and a failed run leaves yesterday's. Between
-the two, the staging tables are validated (expectations/mart_*.json, one Dagster check
-per expectation); a blocking failure fails the step and nothing is swapped in. One
-multi-asset builds them all (one metric definition, one publish); each table is its own
-asset with aggregate-only metadata.
+One asset per table of the registry (funnel_pipeline/marts.py); one step builds them all
+(one metric definition, one publish): staging → validated (expectations/mart_*.json,
+one Dagster check per expectation) → swapped into `marts` only if no blocking check
+failed. Metadata holds aggregates only.
 """
 
 import dagster as dg
 
-from funnel_pipeline import steps
+from funnel_pipeline import inert, marts
+from funnel_pipeline.metadata import markdown_table, row_count
 from funnel_pipeline.publish import summary
 from funnel_pipeline.quality import checks
 from funnel_pipeline.resources import FunnelWarehouse
-from funnel_pipeline.summaries import markdown_table, row_count
 
-_CORE_DEPS = {
-    "stage_durations": ["applications"],
-    "representation": ["applications", "population"],
-    "intervention_effects": ["applications", "interventions", "stage_outcomes"],
-}
-_PASS_RATE_DEPS = ["applications", "campaigns"]
-_DESCRIPTIONS = {
-    "stage_pass_rates": "Pass rates per stage by protected characteristic with Wilson intervals, "
-                        "adverse-impact ratios and Fisher exact tests (CONTRACT.md section 5).",
-    "stage_pass_rates_by_campaign": "The section 5 metrics within each campaign (with its entry route).",
-    "stage_pass_rates_by_entry_route": "The section 5 metrics within each entry route "
-                                       "('Unknown' = campaign without a campaigns row).",
-    "intersectional_stage_pass_rates": "The section 5 metrics for pairs of sex, ethnic minority, "
-                                       "disability and LGBT+ (e.g. 'Female x Yes').",
-    "drop_out_points": "Every flagged row of the four pass-rate tables, with expected passes at "
-                       "parity, shortfall and Holm-adjusted p-values; largest shortfall first.",
-    "stage_durations": "Median and 90th-percentile days from passing one stage to the outcome "
-                       "of the next, by group.",
-    "representation": "Applicant and appointed shares of each stated group against its share of "
-                      "the local working-age population.",
-    "intervention_effects": "Pass rates before and after each positive-action intervention, by "
-                            "stage and group, with Fisher exact tests.",
-}
-
-
-MART_KEYS = [dg.AssetKey(["marts", mart]) for mart in steps.MARTS]
-
-
-def _deps(mart: str) -> list[dg.AssetKey]:
-    if mart == "drop_out_points":
-        return [dg.AssetKey(["marts", m]) for m in steps.PASS_RATE_MARTS if m != mart]
-    return [dg.AssetKey(["core", t]) for t in _CORE_DEPS.get(mart, _PASS_RATE_DEPS)]
+MART_KEYS = [dg.AssetKey(["marts", m.name]) for m in marts.MARTS]
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(["marts", mart], deps=_deps(mart), description=_DESCRIPTIONS[mart],
-                     kinds={"duckdb"})
-        for mart in steps.MARTS
+        dg.AssetSpec(["marts", m.name], description=m.description, kinds={"duckdb"},
+                     deps=[dg.AssetKey(key.split("/")) for key in marts.reads_of(m)])
+        for m in marts.MARTS
     ],
     check_specs=checks.check_specs_for(*MART_KEYS),
     group_name="marts",
     can_subset=False,
 )
-def marts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):
+def mart_tables(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):
     """Build staging → validate it (expectations/mart_*.json) → publish only if it passes."""
     settings = warehouse.settings()
     results: dict = {}
     gate = checks.staging_gate(settings, MART_KEYS, context.run.run_id, context.log, results)
-    if not steps.build_marts(settings, gate=gate):
+    if not marts.build_marts(settings, gate=gate):
         yield from checks.check_results(results)
         checks.raise_if_blocking(
             results, settings, "Marts NOT published: they failed on the staging build, and the "
             "published marts are unchanged (the previous run's).")
-    summary_path, summary_text = summary.write_summary(settings)
-    with steps.open_warehouse(settings, read_only=True) as con:
-        for mart in steps.MARTS:
-            metadata = {"dagster/row_count": row_count(con, f"marts.{mart}")}
-            metadata.update(_extra_metadata(con, mart, summary_path, summary_text))
-            key = dg.AssetKey(["marts", mart])
+    written = summary.write_summary(settings)
+    with warehouse.open(read_only=True) as con:
+        for m in marts.MARTS:
+            metadata = {"dagster/row_count": row_count(con, f"marts.{m.name}")}
+            metadata.update(_extra_metadata(con, m.name, written))
+            key = dg.AssetKey(["marts", m.name])
             yield dg.MaterializeResult(asset_key=key, metadata=metadata,
                                        check_results=checks.check_results(results, key))
 
 
-def _extra_metadata(con, mart: str, summary_path, summary_text: str) -> dict:
-    if mart == "stage_pass_rates":
+def _extra_metadata(con, name: str, written: summary.WrittenSummary) -> dict:
+    if name == "stage_pass_rates":
         funnel = con.execute(
             "SELECT stage, entered, passed, pass_rate FROM marts.stage_pass_rates "
             "WHERE characteristic = 'all' ORDER BY stage_order").fetchall()
-        flagged = con.execute(
-            "SELECT characteristic, group_name, stage, adverse_impact_ratio, fisher_p_value "
-            "FROM marts.stage_pass_rates WHERE flagged ORDER BY adverse_impact_ratio").fetchall()
         return {
-            "flagged_drop_out_points": len(flagged),
-            "funnel": dg.MetadataValue.md(markdown_table(["stage", "entered", "passed", "pass rate"], funnel)),
-            "flagged": dg.MetadataValue.md(markdown_table(
-                ["characteristic", "group", "stage", "ratio", "p"], flagged[:10])),
-            **{f"pass_rate_{stage}": float(rate) for stage, _, _, rate in funnel if rate is not None},
+            "flagged_drop_out_points": con.execute(
+                "SELECT count(*) FROM marts.stage_pass_rates WHERE flagged").fetchone()[0],
+            "funnel": dg.MetadataValue.md(markdown_table(
+                ["stage", "entered", "passed", "pass rate"], funnel)),
         }
-    if mart in ("stage_pass_rates_by_campaign", "stage_pass_rates_by_entry_route",
-                "intersectional_stage_pass_rates"):
+    if marts.mart(name).pass_rates or name == "pooled_stage_pass_rates":
         return {"flagged_rows": con.execute(
-            f"SELECT count(*) FROM marts.{mart} WHERE flagged").fetchone()[0]}
-    if mart == "drop_out_points":
+            f"SELECT count(*) FROM marts.{name} WHERE flagged").fetchone()[0]}
+    if name == "drop_out_points":
         by_source = con.execute(
-            "SELECT source_table, count(*), round(sum(shortfall), 1) FROM marts.drop_out_points "
+            "SELECT source_table, count(*), round(sum(shortfall)) FROM marts.drop_out_points "
             "GROUP BY source_table ORDER BY source_table").fetchall()
         return {
+            "summary": dg.MetadataValue.md(written.inline),
             "by_source_table": dg.MetadataValue.md(
-                markdown_table(["source table", "flagged", "total shortfall"], by_source)),
-            "summary": dg.MetadataValue.md(summary_text),
-            "summary_file": dg.MetadataValue.path(str(summary_path)),
+                markdown_table(["table", "flagged", "people short"], by_source)),
+            "full_summary_file": dg.MetadataValue.path(str(written.path)),
         }
-    if mart == "intervention_effects":
+    if name == "intervention_effects":
         return {"interventions": con.execute(
             "SELECT count(DISTINCT intervention_id) FROM marts.intervention_effects").fetchone()[0]}
-    if mart == "representation":
+    if name == "representation":
         return {"groups_with_population_share": con.execute(
             "SELECT count(*) FROM marts.representation WHERE population_share IS NOT NULL"
         ).fetchone()[0]}
+    if name == "retention":
+        return {"recruits": con.execute(
+            "SELECT coalesce(max(recruits), 0) FROM marts.retention WHERE characteristic = 'all'"
+        ).fetchone()[0], "flagged_retention_gaps": con.execute(
+            "SELECT count(*) FROM marts.retention WHERE flagged").fetchone()[0]}
+    if name == "workforce_flows":
+        return {"financial_years": dg.MetadataValue.md(inert.md(", ".join(
+            y for (y,) in con.execute("SELECT DISTINCT financial_year FROM marts.workforce_flows "
+                                      "ORDER BY 1").fetchall()) or "none"))}
     return {}

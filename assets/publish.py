@@ -8,18 +8,19 @@ and the CSV/XLSX files as the previous run left them.
 
 import dagster as dg
 
-from funnel_pipeline import steps
+from funnel_pipeline import vocabulary
+from funnel_pipeline.metadata import row_count
 from funnel_pipeline.publish import publication
 from funnel_pipeline.quality import checks
 from funnel_pipeline.resources import FunnelWarehouse
-from funnel_pipeline.summaries import row_count
 
 PUBLICATION_KEY = dg.AssetKey(["publish", "annual_publication"])
 
 
 @dg.asset(
     key=PUBLICATION_KEY,
-    deps=[dg.AssetKey(["core", "applications"]), dg.AssetKey(["core", "campaigns"])],
+    deps=[dg.AssetKey(["core", "applications"]), dg.AssetKey(["core", "campaigns"]),
+          dg.AssetKey(["marts", "retention"])],
     check_specs=checks.check_specs_for(PUBLICATION_KEY),
     group_name="publish",
     kinds={"duckdb", "csv", "excel"},
@@ -38,7 +39,7 @@ def annual_publication(context: dg.AssetExecutionContext, warehouse: FunnelWareh
             results, settings, "Publication NOT updated: marts.publication and the exported "
             "files are unchanged (the previous run's).")
     files = publication.export_publication(settings)
-    with steps.open_warehouse(settings, read_only=True) as con:
+    with warehouse.open(read_only=True) as con:
         suppressed = con.execute(
             "SELECT count(*) FILTER (WHERE " + " OR ".join(
                 f"{m} = '[c]'" for m in publication.MEASURES) + ") FROM marts.publication"
@@ -46,7 +47,7 @@ def annual_publication(context: dg.AssetExecutionContext, warehouse: FunnelWareh
         metadata = {
             "dagster/row_count": row_count(con, "marts.publication"),
             "rows_with_suppressed_counts": suppressed,
-            "suppression_threshold": settings.suppression_threshold,
+            "suppression_threshold": vocabulary.current_config(con).publication.threshold,
             "csv": dg.MetadataValue.path(str(files["csv"])),
             "xlsx": dg.MetadataValue.path(str(files["xlsx"])),
         }

@@ -4,15 +4,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from funnel_pipeline import steps
+from funnel_pipeline import marts
+from funnel_pipeline.metadata import markdown_table, row_count
 from funnel_pipeline.quality import checks, history, report
 from funnel_pipeline.resources import FunnelWarehouse
-from funnel_pipeline.summaries import markdown_table, row_count
 
 
 @dg.asset(
     key=["quality", "rejected_rows"],
-    deps=[dg.AssetKey(["core", "events"]), dg.AssetKey(["core", "applicants"])],
+    deps=[dg.AssetKey(["core", "events"]), dg.AssetKey(["core", "applicants"]),
+          dg.AssetKey(["core", "campaigns"]), dg.AssetKey(["core", "population"]),
+          dg.AssetKey(["core", "interventions"]), dg.AssetKey(["core", "leavers"])],
     group_name="quality",
     kinds={"duckdb"},
     description="Rejected rows, whole, with file, row number and reason; this asset reports "
@@ -22,7 +24,7 @@ from funnel_pipeline.summaries import markdown_table, row_count
 def rejected_rows(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):
     results = checks.run_checks(warehouse.settings(), [dg.AssetKey(["quality", "rejected_rows"])],
                                 context.run.run_id, log=context.log)
-    with steps.open_warehouse(warehouse.settings()) as con:
+    with warehouse.open(read_only=True) as con:
         by_reason = con.execute(
             "SELECT kind, reason, count(*) FROM quality.rejected_rows GROUP BY ALL ORDER BY ALL"
         ).fetchall()
@@ -39,7 +41,7 @@ def rejected_rows(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse)
 
 @dg.asset(
     key=["quality", "validation_report"],
-    deps=[dg.AssetKey(["marts", mart]) for mart in steps.MARTS],
+    deps=[dg.AssetKey(["marts", m.name]) for m in marts.MARTS],
     group_name="quality",
     kinds={"html"},
     description="The auditor report: every run's data-quality checks (suite, check, severity, "
@@ -50,7 +52,7 @@ def rejected_rows(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse)
 def validation_report(context: dg.AssetExecutionContext,
                       warehouse: FunnelWarehouse) -> dg.MaterializeResult:
     settings = warehouse.settings()
-    with steps.open_warehouse(settings) as con:
+    with warehouse.open() as con:
         history.ensure_table(con)
         index = report.build_report(con, checks.report_dir(settings))
         runs, this_run = con.execute(

@@ -4,12 +4,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from funnel_pipeline import inert, steps
-from funnel_pipeline.landing import REQUIRED_COLUMNS, LoadedFileCheck, check_loaded_files
+from funnel_pipeline import inert
+from funnel_pipeline.metadata import markdown_table, row_count
 from funnel_pipeline.models import LANDED_ROW_MODELS
 from funnel_pipeline.quality import checks
+from funnel_pipeline.raw import REQUIRED_COLUMNS, LoadedFileCheck, check_loaded_files, ingest
 from funnel_pipeline.resources import FunnelWarehouse
-from funnel_pipeline.summaries import markdown_table, row_count
+
+from .config import FUNNEL
 
 RAW_TABLES = {kind: f"raw/{model.__tablename__}" for kind, model in LANDED_ROW_MODELS.items()}
 LANDING_FILES = dg.AssetKey(["raw", "landing_files"])
@@ -21,6 +23,7 @@ _NAMES_SHOWN = 20
     specs=[
         dg.AssetSpec(
             dg.AssetKey(["raw", "landing_files"]),
+            deps=[FUNNEL],
             description="Manifest: every file seen in the landing folder with size, SHA-256, "
                         "status (loaded / duplicate / failed + reason) and rows delivered.",
             kinds={"duckdb"},
@@ -28,6 +31,7 @@ _NAMES_SHOWN = 20
         *[
             dg.AssetSpec(
                 dg.AssetKey(key.split("/")),
+                deps=[FUNNEL],
                 description=f"Every row of the {kind} files as delivered (text), with file and "
                             "row number; columns beyond the contract kept as JSON.",
                 kinds={"duckdb"},
@@ -50,7 +54,7 @@ _NAMES_SHOWN = 20
 def landing_files(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):
     """Load the files not loaded before (incremental and idempotent)."""
     settings = warehouse.settings()
-    summary = steps.ingest(settings, run_id=context.run.run_id)
+    summary = ingest(settings, run_id=context.run.run_id)
     for name, reason in summary.failures:
         context.log.warning(f"landing file {name!r} failed: {reason}")
     for name in summary.unsettled:
@@ -60,7 +64,7 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse)
                             "kept; the next run loads it again")
     results = checks.run_checks(settings, [dg.AssetKey(["raw", "event_rows"])], context.run.run_id,
                                 log=context.log)
-    with steps.open_warehouse(settings) as con:
+    with warehouse.open(read_only=True) as con:
         loaded_check = check_loaded_files(con, Path(settings.landing_dir))
         by_status = con.execute(
             "SELECT status, count(*), sum(rows_delivered)::BIGINT FROM raw.landing_files "

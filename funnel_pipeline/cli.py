@@ -207,7 +207,7 @@ def missing_loaded_files(settings) -> list[str]:
     """Files the live database loaded that are gone from the landing folder (a rebuild,
     which reads only the folder, would drop their rows from every table)."""
     from funnel_pipeline import warehouse
-    from funnel_pipeline.landing import check_loaded_files
+    from funnel_pipeline.raw import check_loaded_files
 
     if not Path(settings.duckdb_path).exists():
         return []

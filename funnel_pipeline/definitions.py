@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from funnel_pipeline.assets import charts, core, marts, publish, quality, raw
+from funnel_pipeline.assets import charts, config, core, marts, publish, quality, raw
 from funnel_pipeline.operations import alerts, jobs, schedules, sensors
 from funnel_pipeline.resources import FunnelWarehouse
 from funnel_pipeline.settings import Settings
@@ -16,7 +16,7 @@ from funnel_pipeline.settings import Settings
 _settings = Settings.from_env()
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([raw, core, quality, marts, publish, charts]),
+    assets=dg.load_assets_from_modules([config, raw, core, quality, marts, publish, charts]),
     jobs=[jobs.nightly_job, jobs.ingest_job],
     schedules=[schedules.nightly_schedule(_settings)],
     sensors=[sensors.landing_sensor(_settings), alerts.failure_alert_sensor(_settings)],

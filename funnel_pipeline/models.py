@@ -1,12 +1,18 @@
 """Table schemas: the one place column names and types live.
 
-SQLModel classes describe every table the pipeline owns in the raw, core, quality and
-bookkeeping layers. We do not push rows through the ORM (bulk work is DuckDB SQL from
+SQLModel classes describe every table the pipeline owns in the raw, config, core,
+quality and bookkeeping layers. We do not push rows through the ORM (bulk work is DuckDB SQL from
 `sql/`); we compile these classes to DuckDB DDL (`ddl_statements`) so the schema is
 declared once, typed, and reviewable.
 
 Marts are not declared here: their columns are defined by CONTRACT.md and produced by
 the SQL files in `sql/marts/`, which `tests/` compare column-by-column with the contract.
+
+Stages and characteristics are a force's configuration, so no table has a column per
+stage or per characteristic: per-stage facts of an application are lists indexed by
+`stage_order` (`outcomes[3]` is the outcome at the third configured stage) and its groups
+a list indexed by the characteristic's `position` in `config.characteristics`. SQL
+reads positions from the `config.*` tables, never a name.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from sqlmodel import Field, SQLModel
 
 # Every landed column is kept as delivered text; JSON holds the columns beyond the contract.
 Text = sa.String
+TextList = sa.ARRAY(sa.String)
 
 
 def _text(**kw) -> object:
@@ -36,7 +43,7 @@ class LandingFile(SQLModel, table=True):
 
     file_id: int = Field(primary_key=True, sa_type=sa.Integer, sa_column_kwargs={"autoincrement": False})
     file_name: str = Field(sa_type=Text, unique=True)
-    kind: str = Field(sa_type=Text)  # events / applicants / campaigns / population / interventions / unknown
+    kind: str = Field(sa_type=Text)  # events / applicants / campaigns / population / interventions / leavers / unknown
     file_format: str | None = _text()  # csv / parquet / None when not recognised
     size_bytes: int | None = Field(default=None, sa_type=sa.BigInteger)
     #: modification time (ns since the epoch) when it was hashed: a later stat that
@@ -71,14 +78,21 @@ class EventRow(_RawRow, table=True):
     occurred_at: str | None = _text()
 
 
-class ApplicantRow(_RawRow, table=True):
+class ApplicantRow(SQLModel, table=True):
+    """An applicants row as delivered: its id, and every other column in `attributes`.
+
+    Which columns hold characteristics is the configuration's business, so they are not
+    columns here: `attributes` is a JSON object of every delivered column but
+    applicant_id, keyed by the header trimmed and lower-cased (headers match
+    case-insensitively), values as delivered text.
+    """
+
     __tablename__ = "applicant_rows"
     __table_args__ = {"schema": "raw"}
+    file_id: int = Field(primary_key=True, sa_type=sa.Integer)
+    row_number: int = Field(primary_key=True, sa_type=sa.BigInteger)
     applicant_id: str | None = _text()
-    sex: str | None = _text()
-    ethnicity: str | None = _text()
-    disability: str | None = _text()
-    sexual_orientation: str | None = _text()
+    attributes: str | None = _text()
 
 
 class CampaignRow(_RawRow, table=True):
@@ -99,6 +113,14 @@ class PopulationRow(_RawRow, table=True):
     population_share: str | None = _text()
     area: str | None = _text()
     source: str | None = _text()
+
+
+class LeaverRow(_RawRow, table=True):
+    __tablename__ = "leaver_rows"
+    __table_args__ = {"schema": "raw"}
+    applicant_id: str | None = _text()
+    left_on: str | None = _text()
+    reason: str | None = _text()
 
 
 class InterventionRow(_RawRow, table=True):
@@ -125,6 +147,10 @@ class RejectedRow(SQLModel, table=True):
     kind: str = Field(sa_type=Text)
     file_name: str = Field(sa_type=Text)
     reason: str = Field(sa_type=Text)
+    #: `landing` (the file's reader: a malformed CSV record) or `core` (a rule of the
+    #: contract, judged with the configuration: recomputed when the configuration changes)
+    rejected_by: str = Field(default="core", sa_type=Text,
+                             sa_column_kwargs={"server_default": "core"})
     #: every delivered column (contract and extra) under its delivered header, as text
     row_data: str = Field(sa_type=Text)
     rejected_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
@@ -142,15 +168,133 @@ class ConflictingKey(SQLModel, table=True):
 # --- core: typed, canonical ----------------------------------------------------------
 
 
-class Vocabulary(SQLModel, table=True):
-    """contract.py written as a table each run, so SQL joins the rules instead of copying them."""
+# --- config: the force's funnel, written from the configuration file once per run -----
 
-    __tablename__ = "vocabulary"
-    __table_args__ = {"schema": "core"}
-    domain: str = Field(primary_key=True, sa_type=Text)
+
+class ConfigStage(SQLModel, table=True):
+    """A configured stage; `stage_order` is its position in the file (1..N)."""
+
+    __tablename__ = "stages"
+    __table_args__ = {"schema": "config"}
+    stage_order: int = Field(primary_key=True, sa_type=sa.Integer, sa_column_kwargs={"autoincrement": False})
+    stage: str = Field(sa_type=Text)
+    label: str = Field(sa_type=Text)
+    #: roles (CONTRACT §8): the first stage enters the funnel, the last is the final stage
+    #: (appointment, recruits), sift_stage feeds the publication's sifted / progressed
+    is_first: bool = Field(sa_type=sa.Boolean)
+    is_final: bool = Field(sa_type=sa.Boolean)
+    is_sift: bool = Field(sa_type=sa.Boolean)
+
+
+class StageSpelling(SQLModel, table=True):
+    """Every accepted spelling (lower case: name or alias) of a stage."""
+
+    __tablename__ = "stage_spellings"
+    __table_args__ = {"schema": "config"}
     spelling: str = Field(primary_key=True, sa_type=Text)
-    canonical: str = Field(sa_type=Text)
-    stage_order: int | None = Field(default=None, sa_type=sa.Integer)
+    stage_order: int = Field(sa_type=sa.Integer)
+
+
+class OutcomeSpelling(SQLModel, table=True):
+    __tablename__ = "outcome_spellings"
+    __table_args__ = {"schema": "config"}
+    spelling: str = Field(primary_key=True, sa_type=Text)
+    outcome: str = Field(sa_type=Text)
+
+
+class ConfigCharacteristic(SQLModel, table=True):
+    """A monitored characteristic; `position` indexes every `groups` list."""
+
+    __tablename__ = "characteristics"
+    __table_args__ = {"schema": "config"}
+    position: int = Field(primary_key=True, sa_type=sa.Integer, sa_column_kwargs={"autoincrement": False})
+    characteristic: str = Field(sa_type=Text)
+    label: str = Field(sa_type=Text)
+    kind: str = Field(sa_type=Text)  # delivered / derived / age
+    #: delivered and age: the applicants-file column, trimmed and lower-cased
+    source_column: str | None = _text()
+    #: derived: position of the characteristic it is derived from
+    base_position: int | None = Field(default=None, sa_type=sa.Integer)
+    reference_group: str = Field(sa_type=Text)
+    intersectional: bool = Field(sa_type=sa.Boolean)
+
+
+class ConfigGroup(SQLModel, table=True):
+    """A canonical group of a characteristic, in display order (Not stated last)."""
+
+    __tablename__ = "groups"
+    __table_args__ = {"schema": "config"}
+    characteristic: str = Field(primary_key=True, sa_type=Text)
+    group_name: str = Field(primary_key=True, sa_type=Text)
+    position: int = Field(sa_type=sa.Integer)
+    label: str = Field(sa_type=Text)
+
+
+class GroupSpelling(SQLModel, table=True):
+    """Delivered characteristics: a lower-case spelling (group name, synonym, not-stated
+    spelling, '' for blank) → its group."""
+
+    __tablename__ = "group_spellings"
+    __table_args__ = {"schema": "config"}
+    characteristic: str = Field(primary_key=True, sa_type=Text)
+    spelling: str = Field(primary_key=True, sa_type=Text)
+    group_name: str = Field(sa_type=Text)
+
+
+class GroupPrefix(SQLModel, table=True):
+    """Delivered characteristics: leading words (lower case) → group (CONTRACT §8)."""
+
+    __tablename__ = "group_prefixes"
+    __table_args__ = {"schema": "config"}
+    characteristic: str = Field(primary_key=True, sa_type=Text)
+    prefix: str = Field(primary_key=True, sa_type=Text)
+    group_name: str = Field(sa_type=Text)
+
+
+class DerivedGroup(SQLModel, table=True):
+    __tablename__ = "derived_groups"
+    __table_args__ = {"schema": "config"}
+    characteristic: str = Field(primary_key=True, sa_type=Text)
+    base_group: str = Field(primary_key=True, sa_type=Text)
+    group_name: str = Field(sa_type=Text)
+
+
+class AgeBand(SQLModel, table=True):
+    """Age bands in order; an age belongs to the first band whose `below` exceeds it."""
+
+    __tablename__ = "age_bands"
+    __table_args__ = {"schema": "config"}
+    characteristic: str = Field(primary_key=True, sa_type=Text)
+    position: int = Field(primary_key=True, sa_type=sa.Integer, sa_column_kwargs={"autoincrement": False})
+    group_name: str = Field(sa_type=Text)
+    below: int | None = Field(default=None, sa_type=sa.Integer)
+
+
+class Intersection(SQLModel, table=True):
+    """A pair of intersectional characteristics, e.g. `sex x ethnic_minority`."""
+
+    __tablename__ = "intersections"
+    __table_args__ = {"schema": "config"}
+    position: int = Field(primary_key=True, sa_type=sa.Integer, sa_column_kwargs={"autoincrement": False})
+    characteristic: str = Field(sa_type=Text)
+    first_position: int = Field(sa_type=sa.Integer)
+    second_position: int = Field(sa_type=sa.Integer)
+    reference_group: str = Field(sa_type=Text)
+
+
+class AppliedConfig(SQLModel, table=True):
+    """Every configuration a run applied: which file, its hash, when, by which run."""
+
+    __tablename__ = "applied"
+    __table_args__ = {"schema": "config"}
+    applied_at: datetime = Field(primary_key=True, sa_type=sa.DateTime(timezone=True))
+    run_id: str | None = _text()
+    name: str = Field(sa_type=Text)
+    sha256: str = Field(sa_type=Text)
+    #: True when it differed from the configuration before, so every table was recomputed
+    recomputed: bool = Field(sa_type=sa.Boolean)
+    #: the file's text as read (later steps of the run read the funnel from here)
+    definition: str = Field(sa_type=Text)
 
 
 class Event(SQLModel, table=True):
@@ -170,26 +314,25 @@ class Event(SQLModel, table=True):
 
 
 class Applicant(SQLModel, table=True):
-    """One row per person: the winning applicants row, raw values kept beside canonical groups."""
+    """One row per person: the winning applicants row, its attributes kept as delivered.
+
+    `groups[position]` is the person's group for each delivered characteristic; derived
+    and age-band positions are NULL here (they depend on an application: its date, and
+    the derived characteristic's base), and `birth_dates[position]` holds a valid date
+    of birth for an age band (NULL when blank, not stated or malformed: those are Not
+    stated already). `unrecognised` names the characteristics whose value was not
+    recognised.
+    """
 
     __tablename__ = "applicants"
     __table_args__ = {"schema": "core"}
     applicant_id: str = Field(primary_key=True, sa_type=Text)
-    sex_raw: str | None = _text()
-    ethnicity_raw: str | None = _text()
-    disability_raw: str | None = _text()
-    sexual_orientation_raw: str | None = _text()
-    sex: str = Field(sa_type=Text)
-    ethnicity: str = Field(sa_type=Text)
-    ethnic_minority: str = Field(sa_type=Text)
-    disability: str = Field(sa_type=Text)
-    sexual_orientation: str = Field(sa_type=Text)
-    lgbt_plus: str = Field(sa_type=Text)
-    #: names of characteristics whose delivered value was not recognised (→ Not stated)
-    unrecognised: str | None = _text()
+    groups: list[str] = Field(sa_type=TextList)
+    birth_dates: list[date] = Field(sa_type=sa.ARRAY(sa.Date))
+    unrecognised: list[str] = Field(sa_type=TextList)
+    attributes: str | None = _text()
     file_id: int = Field(sa_type=sa.Integer)
     row_number: int = Field(sa_type=sa.BigInteger)
-    extra_columns: str | None = _text()
 
 
 class StageOutcome(SQLModel, table=True):
@@ -199,7 +342,7 @@ class StageOutcome(SQLModel, table=True):
     __table_args__ = {"schema": "core"}
     applicant_id: str = Field(primary_key=True, sa_type=Text)
     campaign_id: str = Field(primary_key=True, sa_type=Text)
-    stage_order: int = Field(primary_key=True, sa_type=sa.Integer)
+    stage_order: int = Field(primary_key=True, sa_type=sa.Integer, sa_column_kwargs={"autoincrement": False})
     stage: str = Field(sa_type=Text)
     outcome: str = Field(sa_type=Text)
     occurred_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
@@ -207,8 +350,10 @@ class StageOutcome(SQLModel, table=True):
 
 
 class Application(SQLModel, table=True):
-    """One row per application (applicant × campaign): its stage outcomes side by side and
-    its groups. `in_funnel` is false until an application-stage event arrives (orphans)."""
+    """One row per application (applicant × campaign): its stage outcomes and times as
+    lists by stage_order, its groups as a list by characteristic position (Not stated
+    everywhere without an applicants row). `in_funnel` is false until a first-stage event
+    arrives (orphans); `application_year` is the UTC year of that first-stage outcome."""
 
     __tablename__ = "applications"
     __table_args__ = {"schema": "core"}
@@ -216,30 +361,22 @@ class Application(SQLModel, table=True):
     campaign_id: str = Field(primary_key=True, sa_type=Text)
     in_funnel: bool = Field(sa_type=sa.Boolean)
     has_applicant_row: bool = Field(sa_type=sa.Boolean)
-    sex: str = Field(sa_type=Text)
-    ethnicity: str = Field(sa_type=Text)
-    ethnic_minority: str = Field(sa_type=Text)
-    disability: str = Field(sa_type=Text)
-    sexual_orientation: str = Field(sa_type=Text)
-    lgbt_plus: str = Field(sa_type=Text)
-    outcome_1: str | None = _text()
-    outcome_2: str | None = _text()
-    outcome_3: str | None = _text()
-    outcome_4: str | None = _text()
-    outcome_5: str | None = _text()
-    occurred_at_1: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
-    occurred_at_2: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
-    occurred_at_3: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
-    occurred_at_4: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
-    occurred_at_5: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    application_year: int | None = Field(default=None, sa_type=sa.Integer)
+    outcomes: list[str] = Field(sa_type=TextList)
+    occurred_at: list[datetime] = Field(sa_type=sa.ARRAY(sa.DateTime(timezone=True)))
+    groups: list[str] = Field(sa_type=TextList)
+    #: characteristics whose value was not recognised (the person's, plus an age band
+    #: whose date of birth is after this application's date)
+    unrecognised: list[str] = Field(sa_type=TextList)
     #: stages with an outcome but no pass at the stage before (counted, and reported)
     out_of_sequence_stages: int = Field(default=0, sa_type=sa.Integer)
 
 
 class FunnelCell(SQLModel, table=True):
-    """The funnel cube: funnel-application counts per campaign × the six groups × stage.
+    """The funnel cube: funnel-application counts per campaign × application year × the
+    groups of every characteristic (a list, as in core.applications) × stage.
 
-    Maintained incrementally by `sql/core/stage_outcomes.sql` (old rows of recomputed
+    Maintained incrementally by `sql/core/applications.sql` (old rows of recomputed
     applications subtracted, new ones added), so a nightly run's marts sum this small
     table instead of rescanning every application. Cells with no application are dropped.
     """
@@ -247,20 +384,15 @@ class FunnelCell(SQLModel, table=True):
     __tablename__ = "funnel_cube"
     __table_args__ = {"schema": "core"}
     campaign_id: str = Field(primary_key=True, sa_type=Text)
-    sex: str = Field(primary_key=True, sa_type=Text)
-    ethnicity: str = Field(primary_key=True, sa_type=Text)
-    ethnic_minority: str = Field(primary_key=True, sa_type=Text)
-    disability: str = Field(primary_key=True, sa_type=Text)
-    sexual_orientation: str = Field(primary_key=True, sa_type=Text)
-    lgbt_plus: str = Field(primary_key=True, sa_type=Text)
-    stage: str = Field(sa_type=Text)
-    stage_order: int = Field(primary_key=True, sa_type=sa.Integer)
+    application_year: int = Field(primary_key=True, sa_type=sa.Integer)
+    groups: list[str] = Field(primary_key=True, sa_type=TextList)
+    stage_order: int = Field(primary_key=True, sa_type=sa.Integer, sa_column_kwargs={"autoincrement": False})
     #: funnel applications of the cell (the same on each of its stage rows)
     applications: int = Field(sa_type=sa.BigInteger)
     passed: int = Field(sa_type=sa.BigInteger)
     failed: int = Field(sa_type=sa.BigInteger)
     withdrawn: int = Field(sa_type=sa.BigInteger)
-    #: passed the previous stage, no outcome at this one (0 at the application stage)
+    #: passed the previous stage, no outcome at this one (0 at the first stage)
     pending: int = Field(sa_type=sa.BigInteger)
 
 
@@ -330,6 +462,21 @@ class Intervention(SQLModel, table=True):
     extra_columns: str | None = _text()
 
 
+class Leaver(SQLModel, table=True):
+    """One accepted leavers row per (applicant_id, left_on as delivered) (CONTRACT §9)."""
+
+    __tablename__ = "leavers"
+    __table_args__ = {"schema": "core"}
+    applicant_id: str = Field(primary_key=True, sa_type=Text)
+    #: the key as delivered, trimmed: `2023-01-01` and `2023-01-01T00:00:00Z` differ
+    left_on_delivered: str = Field(primary_key=True, sa_type=Text)
+    left_on: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    reason: str | None = _text()
+    file_id: int = Field(sa_type=sa.Integer)
+    row_number: int = Field(sa_type=sa.BigInteger)
+    extra_columns: str | None = _text()
+
+
 class DirtyKey(SQLModel, table=True):
     """Work queue between core steps: keys whose derived rows must be recomputed.
 
@@ -344,13 +491,19 @@ class DirtyKey(SQLModel, table=True):
     campaign_id: str = Field(primary_key=True, sa_type=Text)  # '' for kind = applicant
 
 
-LANDED_ROW_MODELS: dict[str, type[_RawRow]] = {
+LANDED_ROW_MODELS: dict[str, type[SQLModel]] = {
     "events": EventRow,
     "applicants": ApplicantRow,
     "campaigns": CampaignRow,
     "population": PopulationRow,
     "interventions": InterventionRow,
+    "leavers": LeaverRow,
 }
+#: the config.* tables, written together from the configuration file
+CONFIG_MODELS: tuple[type[SQLModel], ...] = (
+    ConfigStage, StageSpelling, OutcomeSpelling, ConfigCharacteristic, ConfigGroup,
+    GroupSpelling, GroupPrefix, DerivedGroup, AgeBand, Intersection,
+)
 
 ALL_TABLE_MODELS: tuple[type[SQLModel], ...] = (
     LandingFile,
@@ -359,9 +512,11 @@ ALL_TABLE_MODELS: tuple[type[SQLModel], ...] = (
     CampaignRow,
     PopulationRow,
     InterventionRow,
+    LeaverRow,
     RejectedRow,
     ConflictingKey,
-    Vocabulary,
+    *CONFIG_MODELS,
+    AppliedConfig,
     Event,
     Applicant,
     StageOutcome,
@@ -371,14 +526,16 @@ ALL_TABLE_MODELS: tuple[type[SQLModel], ...] = (
     Campaign,
     Population,
     Intervention,
+    Leaver,
     DirtyKey,
 )
 
 
 def contract_columns(kind: str) -> list[str]:
-    """The contract's columns of a landing-file kind, in declaration order."""
+    """The contract's columns of a landing-file kind, in declaration order (applicants:
+    the id only; their other columns are the configuration's, kept as attributes)."""
     model = LANDED_ROW_MODELS[kind]
-    skip = set(_RawRow.model_fields)
+    skip = {*_RawRow.model_fields, "attributes"}
     return [name for name in model.model_fields if name not in skip]
 
 
@@ -403,7 +560,7 @@ def ddl_statements() -> list[str]:
     dialect = Dialect()
     statements = [
         f"CREATE SCHEMA IF NOT EXISTS {schema}"
-        for schema in ("raw", "core", "quality", "marts", "staging")
+        for schema in ("raw", "config", "core", "quality", "marts", "staging")
     ]
     for model in ALL_TABLE_MODELS:
         ddl = str(CreateTable(model.__table__, if_not_exists=True).compile(dialect=dialect))

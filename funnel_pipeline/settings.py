@@ -24,6 +24,8 @@ class Settings:
     duckdb_path: Path = field(default_factory=lambda: Path(_env("FUNNEL_DUCKDB_PATH", "data/funnel.duckdb")))
     #: aggregates only: charts, validation reports, publication exports
     reports_dir: Path = field(default_factory=lambda: Path(_env("FUNNEL_REPORTS_DIR", "data/reports")))
+    #: the force's funnel (CONTRACT.md section 8, docs/CONFIGURATION.md); empty = built-in
+    config_path: str = field(default_factory=lambda: _env("FUNNEL_CONFIG", ""))
     #: DuckDB memory cap and spill folder (keeps a 10M-event run inside a few GB)
     duckdb_memory_limit: str = field(default_factory=lambda: _env("FUNNEL_DUCKDB_MEMORY_LIMIT", "2GB"))
     duckdb_threads: int = field(default_factory=lambda: int(_env("FUNNEL_DUCKDB_THREADS", "0")))
@@ -35,8 +37,6 @@ class Settings:
     chart_base_url: str = field(default_factory=lambda: _env("FUNNEL_CHART_BASE_URL", "http://127.0.0.1:3031"))
     #: groups with fewer applications than this are marked too small to read in charts
     chart_min_group_size: int = field(default_factory=lambda: int(_env("FUNNEL_CHART_MIN_GROUP_SIZE", "10")))
-    #: publication: counts from 1 to threshold-1 are suppressed as [c]
-    suppression_threshold: int = field(default_factory=lambda: int(_env("FUNNEL_SUPPRESSION_THRESHOLD", "5")))
     #: validation window for occurred_at: not before this date, not in the future
     earliest_event_date: str = field(default_factory=lambda: _env("FUNNEL_EARLIEST_EVENT_DATE", "2000-01-01"))
     #: data-quality warnings (issue 4; expectations/*.json): the highest share of this
@@ -84,9 +84,6 @@ class Settings:
     alert_webhook_url: str = field(default_factory=lambda: _env("FUNNEL_ALERT_WEBHOOK_URL", ""))
     #: base URL of the Dagster UI, for links in alerts
     ui_base_url: str = field(default_factory=lambda: _env("FUNNEL_UI_BASE_URL", "http://127.0.0.1:3000"))
-    #: TEST ONLY: make a write step stop before it commits (tests/test_operations_kill.py;
-    #: values `ingest` or `marts`, see steps.pause_for_tests). Never set in production.
-    test_pause_at: str = field(default_factory=lambda: _env("FUNNEL_TEST_PAUSE_AT", ""))
 
     @classmethod
     def from_env(cls) -> Settings:

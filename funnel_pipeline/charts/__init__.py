@@ -14,10 +14,9 @@ from .figures import (
     adverse_impact_heatmap,
     funnel_by_group,
     funnel_overall,
-    pass_rate_trend_by_campaign,
+    pass_rate_trend_by_year,
     pass_rates_by_entry_route,
     pass_rates_by_group,
-    standard_figures,
 )
 from .render import chart_filename, chart_markdown, render_png, write_pngs
 from .report import report_html, write_html_report
@@ -30,12 +29,11 @@ __all__ = [
     "chart_markdown",
     "funnel_by_group",
     "funnel_overall",
-    "pass_rate_trend_by_campaign",
+    "pass_rate_trend_by_year",
     "pass_rates_by_entry_route",
     "pass_rates_by_group",
     "render_png",
     "report_html",
-    "standard_figures",
     "write_html_report",
     "write_pngs",
 ]

@@ -5,16 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from funnel_pipeline.contract import ADVERSE_IMPACT_THRESHOLD, SIGNIFICANCE_LEVEL
+from funnel_pipeline.marts import ADVERSE_IMPACT_THRESHOLD, SIGNIFICANCE_LEVEL
 
 from . import _frames as fr
 from ._layout import finish, hover_text, small_note
-from .labels import WARNING_COLOUR, group_colours, group_label, group_order, wrap
+from .labels import WARNING_COLOUR, Labels, wrap
 
 
 def dot_plot(
     d: pd.DataFrame,
     *,
+    labels: Labels,
     characteristic: str,
     row_col: str,
     rows: list[tuple[str, str]],
@@ -32,16 +33,16 @@ def dot_plot(
     exactly with the dots they belong to.
     """
     reference = fr.reference_of(d)
-    ref_label = group_label(characteristic, reference) if reference else None
-    all_groups = group_order(characteristic, sorted(d["group_name"].unique()))
+    ref_label = labels.group_label(characteristic, reference) if reference else None
+    all_groups = labels.group_order(characteristic, sorted(d["group_name"].unique()))
     shown = {(r, g) for (r, g), n in sizes.items() if n >= min_group_size}
     groups = [g for g in all_groups if any((r, g) in shown for r, _ in rows)]
-    colours = group_colours(characteristic, all_groups, reference)
+    colours = labels.group_colours(characteristic, all_groups, reference)
     hidden: dict[str, list[str]] = {}
     for g in all_groups:
         missing = [lab for r, lab in rows if (r, g) in sizes and (r, g) not in shown]
         if missing:
-            hidden[group_label(characteristic, g)] = missing
+            hidden[labels.group_label(characteristic, g)] = missing
     k = max(len(groups), 1)
     step = min(0.8 / k, 0.2)
     offset = {g: (i - (k - 1) / 2) * step for i, g in enumerate(groups)}
@@ -84,7 +85,7 @@ def dot_plot(
         ]
         if gd.empty:
             continue
-        glabel = group_label(characteristic, g)
+        glabel = labels.group_label(characteristic, g)
         rate = [fr.num(v) for v in gd["pass_rate"]]
         low = [fr.num(v) for v in gd["pass_rate_ci_low"]]
         high = [fr.num(v) for v in gd["pass_rate_ci_high"]]

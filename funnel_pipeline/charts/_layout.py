@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from funnel_pipeline.contract import ADVERSE_IMPACT_THRESHOLD, STAGE_NAMES
+from funnel_pipeline.marts import ADVERSE_IMPACT_THRESHOLD
 
 from . import _frames as fr
 from .labels import pct, wrap
@@ -136,8 +136,3 @@ def hover_text(glabel: str, where: str, row: pd.Series, ref_label: str | None) -
     if fr.is_true(row["flagged"]):
         lines.append("<b>Flagged</b>: below four-fifths and unlikely to be chance")
     return "<br>".join(lines)
-
-
-def check_stage(stage: str) -> None:
-    if stage not in STAGE_NAMES:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGE_NAMES)}")

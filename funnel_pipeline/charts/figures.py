@@ -5,8 +5,8 @@
 * `pass_rates_by_group` — at which stage does a group fall behind, and is that more
   than chance? (Wilson ranges, the four-fifths mark, flagged points.)
 * `adverse_impact_heatmap` — the same question for every stage × group at a glance.
-* `pass_rate_trend_by_campaign` / `pass_rates_by_entry_route` — is it getting better,
-  and is it worse on one entry route?
+* `pass_rate_trend_by_year` / `pass_rates_by_entry_route` — is the gap closing over the
+  years of application, and is it worse on one entry route?
 
 Builders are pure (no I/O, no database) so they are tested on hand-made frames and
 reused by the PNG renderer and the HTML report alike. Figures carry aggregates only —
@@ -18,33 +18,18 @@ their rates swing too much to be read and small counts can point at individuals.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from funnel_pipeline import inert
-from funnel_pipeline.contract import (
-    ALL_CHARACTERISTIC,
-    ALL_GROUP,
-    NOT_STATED,
-    SIGNIFICANCE_LEVEL,
-    STAGE_NAMES,
-)
+from funnel_pipeline.funnel_config import ALL_CHARACTERISTIC, ALL_GROUP, NOT_STATED
+from funnel_pipeline.marts import SIGNIFICANCE_LEVEL
 
 from . import _frames as fr
 from ._dotplot import dot_plot
-from ._layout import check_stage, finish, hover_text, no_data, ratio_text, small_note
-from .labels import (
-    ALL_COLOUR,
-    characteristic_label,
-    group_colours,
-    group_label,
-    group_order,
-    pct,
-    stage_label,
-    wrap,
-)
+from ._layout import finish, hover_text, no_data, ratio_text, small_note
+from .labels import ALL_COLOUR, Labels, pct, wrap
 
 DEFAULT_WIDTH = 450
 DEFAULT_MIN_GROUP_SIZE = 10
@@ -59,7 +44,7 @@ MUTED_OPACITY = 0.3
 # --- (a) funnels ----------------------------------------------------------------------
 
 
-def funnel_overall(rates: pd.DataFrame, *, width: int = DEFAULT_WIDTH) -> go.Figure:
+def funnel_overall(rates: pd.DataFrame, *, labels: Labels, width: int = DEFAULT_WIDTH) -> go.Figure:
     """Applications passing each stage, as counts and as a share of all applications.
 
     Reads the `all` rows of `marts.stage_pass_rates` (or of one campaign / route).
@@ -70,7 +55,7 @@ def funnel_overall(rates: pd.DataFrame, *, width: int = DEFAULT_WIDTH) -> go.Fig
     if d.empty:
         return no_data(title, "No applications have been loaded yet.", width)
     total = fr.applications(d).get(ALL_GROUP, 0)
-    labels = [stage_label(s) for s in d["stage"]]
+    labels = [labels.stage_label(s) for s in d["stage"]]
     shares = [
         fr.num(c) if fr.num(c) is not None else (fr.count(p) / total if total else None)
         for c, p in zip(d["cumulative_pass_rate"], d["passed"])
@@ -112,6 +97,7 @@ def funnel_by_group(
     rates: pd.DataFrame,
     characteristic: str,
     *,
+    labels: Labels,
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
     width: int = DEFAULT_WIDTH,
 ) -> go.Figure:
@@ -121,25 +107,25 @@ def funnel_by_group(
     orders of magnitude and only shares can be compared by eye.
     """
     fr.require_columns(rates)
-    clabel = characteristic_label(characteristic)
+    clabel = labels.characteristic_label(characteristic)
     title = f"How far each group gets — {clabel}"
     d = fr.select(rates, characteristic)
     if d.empty:
         return no_data(title, f"No applications for {clabel.lower()} yet.", width)
     sizes = fr.applications(d)
     reference = fr.reference_of(d)
-    groups = group_order(characteristic, list(sizes))
-    colours = group_colours(characteristic, groups, reference)
-    stages = [stage_label(s) for s in STAGE_NAMES]
+    groups = labels.group_order(characteristic, list(sizes))
+    colours = labels.group_colours(characteristic, groups, reference)
+    stages = [labels.stage_label(s) for s in labels.stage_names]
     fig = go.Figure()
     hidden: dict[str, list[str]] = {}
     for g in groups:
-        glabel = group_label(characteristic, g)
+        glabel = labels.group_label(characteristic, g)
         if sizes[g] < min_group_size:
             hidden[glabel] = stages
             continue
         gd = d.loc[d["group_name"] == g]
-        labels = [stage_label(s) for s in gd["stage"]]
+        labels = [labels.stage_label(s) for s in gd["stage"]]
         fig.add_trace(
             go.Scatter(
                 x=labels,
@@ -190,24 +176,26 @@ def pass_rates_by_group(
     rates: pd.DataFrame,
     characteristic: str,
     *,
+    labels: Labels,
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
     width: int = DEFAULT_WIDTH,
 ) -> go.Figure:
     """Pass rate per stage and group with Wilson 95% ranges, four-fifths marks and flags."""
     fr.require_columns(rates)
-    clabel = characteristic_label(characteristic)
+    clabel = labels.characteristic_label(characteristic)
     title = f"Pass rate at each stage — {clabel}"
     d = fr.select(rates, characteristic)
     if d.empty:
         return no_data(title, f"No applications for {clabel.lower()} yet.", width)
     per_group = fr.applications(d)
-    present = [s for s in STAGE_NAMES if s in set(d["stage"])]
+    present = [s for s in labels.stage_names if s in set(d["stage"])]
     sizes = {(s, g): n for g, n in per_group.items() for s in present}
     return dot_plot(
         d,
+        labels=labels,
         characteristic=characteristic,
         row_col="stage",
-        rows=[(s, stage_label(s)) for s in present],
+        rows=[(s, labels.stage_label(s)) for s in present],
         sizes=sizes,  # type: ignore[arg-type]
         min_group_size=min_group_size,
         title=title,
@@ -222,6 +210,7 @@ def pass_rates_by_entry_route(
     characteristic: str,
     stage: str,
     *,
+    labels: Labels,
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
     width: int = DEFAULT_WIDTH,
 ) -> go.Figure:
@@ -231,26 +220,26 @@ def pass_rates_by_entry_route(
     every figure within its segment.
     """
     fr.require_columns(by_route, "entry_route")
-    check_stage(stage)
-    clabel = characteristic_label(characteristic)
-    title = f"Pass rate at {stage_label(stage)} by entry route — {clabel}"
+    clabel = labels.characteristic_label(characteristic)
+    title = f"Pass rate at {labels.stage_label(stage)} by entry route — {clabel}"
     d = fr.select(by_route.assign(entry_route=by_route["entry_route"].astype(str)), characteristic)
     sizes = fr.applications(d, ("entry_route", "group_name"))
     d = d.loc[d["stage"] == stage]
     if d.empty:
-        return no_data(title, f"No {stage_label(stage)} results by entry route yet.", width)
+        return no_data(title, f"No {labels.stage_label(stage)} results by entry route yet.", width)
     routes = sorted(
         d["entry_route"].astype(str).unique(), key=lambda r: (r == "Unknown", r.lower())
     )
     return dot_plot(
         d,
+        labels=labels,
         characteristic=characteristic,
         row_col="entry_route",
         rows=[(r, inert.chart(r) if r != "Unknown" else "Unknown route") for r in routes],
         sizes=sizes,  # type: ignore[arg-type]
         min_group_size=min_group_size,
         title=title,
-        lead_note=f"Of applications with a result at {stage_label(stage)}, the share that passed, on each entry route.",
+        lead_note=f"Of applications with a result at {labels.stage_label(stage)}, the share that passed, on each entry route.",
         size_where=" on that route",
         width=width,
     )
@@ -268,6 +257,7 @@ def adverse_impact_heatmap(
     rates: pd.DataFrame,
     characteristic: str,
     *,
+    labels: Labels,
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
     width: int = DEFAULT_WIDTH,
 ) -> go.Figure:
@@ -279,21 +269,21 @@ def adverse_impact_heatmap(
     no ratio (the contract leaves it NULL), so they have no column.
     """
     fr.require_columns(rates)
-    clabel = characteristic_label(characteristic)
+    clabel = labels.characteristic_label(characteristic)
     title = f"Pass rate compared with the reference group — {clabel}"
     d = fr.select(rates, characteristic)
     reference = fr.reference_of(d)
     if d.empty or reference is None:
         return no_data(title, f"No comparison available for {clabel.lower()}.", width)
-    ref_label = group_label(characteristic, reference)
+    ref_label = labels.group_label(characteristic, reference)
     sizes = fr.applications(d)
     candidates = [
         g
-        for g in group_order(characteristic, list(sizes))
+        for g in labels.group_order(characteristic, list(sizes))
         if g != reference and NOT_STATED not in g.split(" x ")  # no ratio for Not stated
     ]
     groups = [g for g in candidates if sizes[g] >= min_group_size]
-    hidden = {group_label(characteristic, g): ["all"] for g in candidates if g not in groups}
+    hidden = {labels.group_label(characteristic, g): ["all"] for g in candidates if g not in groups}
     if sizes.get(reference, 0) < min_group_size:
         return no_data(
             title,
@@ -306,9 +296,9 @@ def adverse_impact_heatmap(
             small_note(hidden, 1, min_group_size, "") or f"No group to compare with {ref_label}.",
             width,
         )
-    stages = [s for s in STAGE_NAMES if s in set(d["stage"])]
-    xs = [group_label(characteristic, g) for g in groups]
-    ys = [stage_label(s) for s in stages]
+    stages = [s for s in labels.stage_names if s in set(d["stage"])]
+    xs = [labels.group_label(characteristic, g) for g in groups]
+    ys = [labels.stage_label(s) for s in stages]
     strong = [[None] * len(xs) for _ in ys]
     faded = [[None] * len(xs) for _ in ys]
     strong_text = [[""] * len(xs) for _ in ys]
@@ -437,179 +427,83 @@ def adverse_impact_heatmap(
     )
 
 
-# --- (d) trend per campaign -----------------------------------------------------------
+# --- (d) trend over application years ------------------------------------------------
 
 
-def pass_rate_trend_by_campaign(
-    by_campaign: pd.DataFrame,
+def pass_rate_trend_by_year(
+    by_year: pd.DataFrame,
     characteristic: str,
     stage: str,
     *,
-    entry_route: str | None = None,
-    campaign_order: Sequence[str] | None = None,
+    labels: Labels,
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
     width: int = DEFAULT_WIDTH,
 ) -> go.Figure:
-    """Each group's pass rate at one stage, campaign by campaign, with 95% ranges.
+    """Each group's pass rate at one stage, application year by year, with 95% ranges
+    (marts.stage_pass_rates_by_year): is the gap closing?
 
-    Campaigns are in `campaign_order` if given (e.g. by opening date, which the mart
-    does not carry), else sorted by id. A point is left out where the group had fewer
-    than `min_group_size` applications in that campaign: the line shows a gap there.
-    `entry_route` restricts the chart to that route's campaigns.
+    Years are a real time axis (the UTC year of the application), unlike campaign
+    labels. A point is left out where the group had fewer than `min_group_size`
+    applications that year: the line shows a gap there.
     """
-    fr.require_columns(by_campaign, "campaign_id", "entry_route")
-    check_stage(stage)
-    clabel = characteristic_label(characteristic)
-    title = f"Pass rate at {stage_label(stage)}, campaign by campaign — {clabel}"
-    src = by_campaign.assign(campaign_id=by_campaign["campaign_id"].astype(str))
-    if entry_route is not None:
-        src = src.loc[src["entry_route"] == entry_route]
+    fr.require_columns(by_year, "application_year")
+    clabel = labels.characteristic_label(characteristic)
+    title = f"Pass rate at {labels.stage_label(stage)}, year by year — {clabel}"
+    src = by_year.assign(application_year=by_year["application_year"].astype(int))
     d = fr.select(src, characteristic)
-    sizes = fr.applications(d, ("campaign_id", "group_name"))
+    sizes = fr.applications(d, ("application_year", "group_name"))
     all_rows = fr.select(src, ALL_CHARACTERISTIC)
-    all_sizes = fr.applications(all_rows, ("campaign_id",))
     d = d.loc[d["stage"] == stage]
     all_rows = all_rows.loc[all_rows["stage"] == stage]
     if d.empty:
-        return no_data(title, f"No {stage_label(stage)} results by campaign yet.", width)
-    present = [str(c) for c in d["campaign_id"].unique()]
-    order = [c for c in campaign_order if c in present] if campaign_order else []
-    campaigns = order + sorted(c for c in present if c not in order)
+        return no_data(title, f"No {labels.stage_label(stage)} results by year yet.", width)
+    years = sorted(int(y) for y in d["application_year"].unique())
     reference = fr.reference_of(d)
-    groups = group_order(characteristic, list(d["group_name"].unique()))
-    colours = group_colours(characteristic, groups, reference)
+    groups = labels.group_order(characteristic, list(d["group_name"].unique()))
+    colours = labels.group_colours(characteristic, groups, reference)
     fig = go.Figure()
     if not all_rows.empty:
-        ar = all_rows.set_index(all_rows["campaign_id"].astype(str))
-        fig.add_trace(
-            go.Scatter(
-                x=campaigns,
-                y=[
-                    fr.num(ar.loc[c, "pass_rate"])
-                    if c in ar.index and all_sizes.get(c, 0) >= min_group_size
-                    else None
-                    for c in campaigns
-                ],
-                mode="lines",
-                name="All applicants",
-                line={"color": ALL_COLOUR, "width": 1.5, "dash": "dash"},
-                hovertemplate="All applicants — %{x}: %{y:.1%}<extra></extra>",
-            )
-        )
+        ar = all_rows.set_index("application_year")
+        fig.add_trace(go.Scatter(
+            x=years, y=[fr.num(ar.loc[y, "pass_rate"]) if y in ar.index else None for y in years],
+            mode="lines", name="All applicants",
+            line={"color": ALL_COLOUR, "width": 1.5, "dash": "dash"},
+            hovertemplate="All applicants — %{x}: %{y:.1%}<extra></extra>"))
     hidden: dict[str, list[str]] = {}
     for g in groups:
-        glabel = group_label(characteristic, g)
-        gd = d.loc[d["group_name"] == g].set_index(
-            d.loc[d["group_name"] == g, "campaign_id"].astype(str)
-        )
-        ok = [c for c in campaigns if c in gd.index and sizes.get((c, g), 0) >= min_group_size]
-        small = [c for c in campaigns if c in gd.index and c not in ok]
+        glabel = labels.group_label(characteristic, g)
+        gd = d.loc[d["group_name"] == g].set_index("application_year")
+        ok = [y for y in years if y in gd.index and sizes.get((y, g), 0) >= min_group_size]
+        small = [str(y) for y in years if y in gd.index and y not in ok]
         if small:
-            hidden[glabel] = [inert.chart(c) for c in small]
+            hidden[glabel] = small
         if not ok:
             continue
-        rate = [fr.num(gd.loc[c, "pass_rate"]) if c in ok else None for c in campaigns]
-        low = [fr.num(gd.loc[c, "pass_rate_ci_low"]) if c in ok else None for c in campaigns]
-        high = [fr.num(gd.loc[c, "pass_rate_ci_high"]) if c in ok else None for c in campaigns]
-        fig.add_trace(
-            go.Scatter(
-                x=campaigns,
-                y=rate,
-                mode="lines+markers",
-                connectgaps=False,
-                name=glabel + (" (reference)" if g == reference else ""),
-                line={"color": colours[g], "width": 2.5 if g == reference else 1.8},
-                marker={"size": 7, "symbol": "square" if g == reference else "circle"},
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [
-                        (h - r) if h is not None and r is not None else None
-                        for h, r in zip(high, rate)
-                    ],
-                    "arrayminus": [
-                        (r - lo) if lo is not None and r is not None else None
-                        for lo, r in zip(low, rate)
-                    ],
-                    "color": colours[g],
-                    "thickness": 1,
-                    "width": 3,
-                },
-                hovertext=[
-                    hover_text(
-                        glabel,
-                        f"{stage_label(stage)}, campaign {inert.chart(c)} "
-                        f"({inert.chart(gd.loc[c, 'entry_route'])})",
-                        gd.loc[c],
-                        group_label(characteristic, reference) if reference else None,
-                    )
-                    if c in ok
-                    else ""
-                    for c in campaigns
-                ],
-                hovertemplate="%{hovertext}<extra></extra>",
-            )
-        )
-    fig.update_xaxes(
-        type="category",
-        categoryorder="array",
-        categoryarray=campaigns,
-        tickmode="array",
-        tickvals=campaigns,
-        ticktext=[inert.chart(c) for c in campaigns],
-        title="Campaign",
-        tickangle=-30 if len(campaigns) > 3 else 0,
-        tickfont={"size": 10},
-    )
+        rate = [fr.num(gd.loc[y, "pass_rate"]) if y in ok else None for y in years]
+        low = [fr.num(gd.loc[y, "pass_rate_ci_low"]) if y in ok else None for y in years]
+        high = [fr.num(gd.loc[y, "pass_rate_ci_high"]) if y in ok else None for y in years]
+        fig.add_trace(go.Scatter(
+            x=years, y=rate, mode="lines+markers", connectgaps=False,
+            name=glabel + (" (reference)" if g == reference else ""),
+            line={"color": colours[g], "width": 2.5 if g == reference else 1.8},
+            marker={"size": 7, "symbol": "square" if g == reference else "circle"},
+            error_y={"type": "data", "symmetric": False,
+                     "array": [(h - r) if h is not None and r is not None else None
+                               for h, r in zip(high, rate)],
+                     "arrayminus": [(r - lo) if lo is not None and r is not None else None
+                                    for lo, r in zip(low, rate)],
+                     "color": colours[g], "thickness": 1, "width": 3},
+            hovertext=[hover_text(glabel, f"{labels.stage_label(stage)}, applications of {y}",
+                                  gd.loc[y], labels.group_label(characteristic, reference)
+                                  if reference else None) if y in ok else "" for y in years],
+            hovertemplate="%{hovertext}<extra></extra>"))
+    fig.update_xaxes(title="Year of application", tickmode="array", tickvals=years,
+                     ticktext=[str(y) for y in years], tickfont={"size": 10})
     fig.update_yaxes(title="Pass rate", tickformat=".0%", range=[0, 1.02])
     notes = [
-        (f"{inert.chart(entry_route)} campaigns only. " if entry_route else "")
-        + f"Of applications with a result at {stage_label(stage)}, the share that passed. Bars: 95% range; dashed: all applicants.",
-        small_note(hidden, len(campaigns), min_group_size, " in a campaign"),
+        (f"Of applications with a result at {labels.stage_label(stage)}, the share that passed, "
+        "by the year of application. Bars: 95% range; dashed: all applicants."),
+        small_note(hidden, len(years), min_group_size, " in a year"),
     ]
-    return finish(
-        fig,
-        title=title,
-        notes=notes,
-        width=width,
-        plot_height=260,
-        legend_items=len(fig.data),
-        bottom_axis=80 if len(campaigns) > 3 else 50,
-    )
-
-
-# --- the standard set -----------------------------------------------------------------
-
-
-def standard_figures(
-    rates: pd.DataFrame,
-    *,
-    characteristic: str = "ethnicity",
-    stage: str = "assessment",
-    by_campaign: pd.DataFrame | None = None,
-    by_entry_route: pd.DataFrame | None = None,
-    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
-    width: int = DEFAULT_WIDTH,
-) -> dict[str, go.Figure]:
-    """The usual set for one characteristic, keyed by a short name used in file names."""
-    figs = {
-        "funnel": funnel_overall(rates, width=width),
-        "funnel_by_group": funnel_by_group(
-            rates, characteristic, min_group_size=min_group_size, width=width
-        ),
-        "pass_rates": pass_rates_by_group(
-            rates, characteristic, min_group_size=min_group_size, width=width
-        ),
-        "adverse_impact": adverse_impact_heatmap(
-            rates, characteristic, min_group_size=min_group_size, width=width
-        ),
-    }
-    if by_campaign is not None:
-        figs["trend_by_campaign"] = pass_rate_trend_by_campaign(
-            by_campaign, characteristic, stage, min_group_size=min_group_size, width=width
-        )
-    if by_entry_route is not None:
-        figs["by_entry_route"] = pass_rates_by_entry_route(
-            by_entry_route, characteristic, stage, min_group_size=min_group_size, width=width
-        )
-    return figs
+    return finish(fig, title=title, notes=notes, width=width, plot_height=240,
+                  legend_items=len(fig.data), bottom_axis=50)

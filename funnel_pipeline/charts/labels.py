@@ -1,7 +1,8 @@
 """Plain-English names, colours and ordering shared by every chart.
 
 Charts are read by a recruitment lead, not by the person who wrote the SQL, so nothing
-on a chart may show a column name or a bare `Yes`/`No`. Colours are fixed per group
+on a chart may show a column name or a bare `Yes`/`No`: names come from the force's
+funnel configuration (its `label` and `group_labels`). Colours are fixed per group
 (Okabe–Ito, safe for the common colour-vision deficiencies) so that one group keeps one
 colour across every chart of a run.
 """
@@ -10,43 +11,10 @@ from __future__ import annotations
 
 import math
 import textwrap
+from dataclasses import dataclass, field
 
-from funnel_pipeline.contract import (
-    ALL_CHARACTERISTIC,
-    ALL_GROUP,
-    CHARACTERISTIC_BY_NAME,
-    NOT_STATED,
-    STAGE_NAMES,
-)
-
-STAGE_LABELS: dict[str, str] = {
-    "application": "Application",
-    "sift": "Sift",
-    "assessment": "Assessment (SEARCH)",
-    "vetting": "Vetting",
-    "appointment": "Appointment",
-}
-assert tuple(STAGE_LABELS) == STAGE_NAMES, "stage labels out of step with the contract"
-
-CHARACTERISTIC_LABELS: dict[str, str] = {
-    ALL_CHARACTERISTIC: "All applicants",
-    "sex": "Sex",
-    "ethnicity": "Ethnicity",
-    "ethnic_minority": "Ethnic minority background",
-    "disability": "Disability",
-    "sexual_orientation": "Sexual orientation",
-    "lgbt_plus": "LGBT+",
-}
-
-#: Derived characteristics have Yes/No groups, meaningless on their own in a legend.
-_GROUP_LABELS: dict[tuple[str, str], str] = {
-    ("ethnic_minority", "Yes"): "Ethnic minority",
-    ("ethnic_minority", "No"): "White",
-    ("disability", "Yes"): "Disabled",
-    ("disability", "No"): "Not disabled",
-    ("lgbt_plus", "Yes"): "LGBT+",
-    ("lgbt_plus", "No"): "Heterosexual",
-}
+from funnel_pipeline import inert
+from funnel_pipeline.funnel_config import ALL_CHARACTERISTIC, ALL_GROUP, NOT_STATED, FunnelConfig
 
 #: Okabe–Ito, without yellow (unreadable on white) and vermillion (kept for warnings).
 GROUP_PALETTE: tuple[str, ...] = (
@@ -63,70 +31,87 @@ ALL_COLOUR = "#7F7F7F"
 WARNING_COLOUR = "#D55E00"
 
 
-def stage_label(stage: str) -> str:
-    """Display name of a stage (the stage itself if it is not in the contract)."""
-    return STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize())
+@dataclass(frozen=True)
+class Labels:
+    """Display names, group order and colours of one funnel configuration.
 
+    Every name comes from the force's configuration (labels where it gives them) and is
+    made inert exactly once, here: for Plotly (`medium="chart"`, `inert.chart`) or as
+    plain text for a Dagster table (`medium="text"`, which React shows as text).
+    Builders never escape.
+    """
 
-def characteristic_label(characteristic: str) -> str:
-    """Display name of a characteristic (intersections such as `sex x disability` too)."""
-    if characteristic in CHARACTERISTIC_LABELS:
-        return CHARACTERISTIC_LABELS[characteristic]
-    parts = characteristic.split(" x ")
-    return " × ".join(CHARACTERISTIC_LABELS.get(p, p.replace("_", " ")) for p in parts)
+    config: FunnelConfig
+    medium: str = "chart"
+    _stages: dict[str, str] = field(init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_stages", {s.name: s.label for s in self.config.stages})
 
-def group_label(characteristic: str, group: str) -> str:
-    """Display name of a group: `Yes` of `disability` reads `Disabled`."""
-    if characteristic == ALL_CHARACTERISTIC:
-        return "All applicants"
-    parts_c = characteristic.split(" x ")
-    parts_g = group.split(" x ")
-    if len(parts_c) == len(parts_g) > 1:
-        return " × ".join(_GROUP_LABELS.get(cg, cg[1]) for cg in zip(parts_c, parts_g))
-    return _GROUP_LABELS.get((characteristic, group), group)
+    def _out(self, text: str, limit: int) -> str:
+        return inert.chart(text, limit) if self.medium == "chart" else inert.shorten(text, limit)
 
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.config.stages)
 
-def _intersection_order(characteristic: str, groups: list[str]) -> list[str]:
-    """`sex x disability` groups in the order of their parts' canonical groups."""
-    chars = [CHARACTERISTIC_BY_NAME.get(c) for c in characteristic.split(" x ")]
+    @property
+    def characteristic_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.config.characteristics)
 
-    def key(group: str) -> tuple[int, ...]:
-        parts = group.split(" x ")
-        return tuple(
-            c.all_groups.index(p) if c and p in c.all_groups else 99 for c, p in zip(chars, parts)
-        )
+    def stage_label(self, stage: str) -> str:
+        return self._out(self._stages.get(stage, stage.replace("_", " ").capitalize()), 30)
 
-    return sorted(groups, key=lambda g: (key(g), g))
+    def characteristic_label(self, characteristic: str) -> str:
+        """Display name of a characteristic (intersections such as `sex x disability` too)."""
+        if characteristic == ALL_CHARACTERISTIC:
+            return "All applicants"
+        parts = []
+        for name in characteristic.split(" x "):
+            char = next((c for c in self.config.characteristics if c.name == name), None)
+            parts.append(char.label if char else name.replace("_", " "))
+        return self._out(" × ".join(parts), 60)
 
+    def group_label(self, characteristic: str, group: str) -> str:
+        """Display name of a group (`Yes` of disability reads as its configured label)."""
+        if characteristic == ALL_CHARACTERISTIC:
+            return "All applicants"
+        names, groups = characteristic.split(" x "), group.split(" x ")
+        parts = []
+        for name, g in zip(names, groups):
+            char = next((c for c in self.config.characteristics if c.name == name), None)
+            label = char.group_labels.get(g, g) if char else g
+            parts.append(label[:1].upper() + label[1:] if len(names) == 1 else label)
+        return self._out(" × ".join(parts), 50)
 
-def group_order(characteristic: str, groups: list[str]) -> list[str]:
-    """Canonical order (reference first, Not stated last); unknown groups sorted after."""
-    if " x " in characteristic:
-        return _intersection_order(characteristic, groups)
-    char = CHARACTERISTIC_BY_NAME.get(characteristic)
-    canonical = list(char.all_groups) if char else []
-    known = [g for g in canonical if g in groups]
-    rest = sorted(g for g in groups if g not in canonical and g != NOT_STATED)
-    tail = [NOT_STATED] if NOT_STATED in groups and NOT_STATED not in known else []
-    return known + rest + tail
+    def group_order(self, characteristic: str, groups: list[str]) -> list[str]:
+        """Configured order (Not stated last); unknown groups sorted after."""
+        names = characteristic.split(" x ")
+        chars = [next((c for c in self.config.characteristics if c.name == n), None) for n in names]
 
+        def key(group: str) -> tuple:
+            parts = group.split(" x ")
+            return tuple(c.all_groups.index(p) if c and p in c.all_groups else 99
+                         for c, p in zip(chars, parts)) + (group,)
 
-def group_colours(characteristic: str, groups: list[str], reference: str | None) -> dict[str, str]:
-    """A stable colour per group: reference dark grey, Not stated light grey, others palette."""
-    colours: dict[str, str] = {}
-    i = 0
-    for g in group_order(characteristic, groups):
-        if g == reference:
-            colours[g] = REFERENCE_COLOUR
-        elif g == NOT_STATED:
-            colours[g] = NOT_STATED_COLOUR
-        elif g == ALL_GROUP:
-            colours[g] = ALL_COLOUR
-        else:
-            colours[g] = GROUP_PALETTE[i % len(GROUP_PALETTE)]
-            i += 1
-    return colours
+        return sorted(groups, key=key)
+
+    def group_colours(self, characteristic: str, groups: list[str], reference: str | None
+                      ) -> dict[str, str]:
+        """A stable colour per group: reference dark grey, Not stated light grey, others palette."""
+        colours: dict[str, str] = {}
+        i = 0
+        for g in self.group_order(characteristic, groups):
+            if g == reference:
+                colours[g] = REFERENCE_COLOUR
+            elif g == NOT_STATED:
+                colours[g] = NOT_STATED_COLOUR
+            elif g == ALL_GROUP:
+                colours[g] = ALL_COLOUR
+            else:
+                colours[g] = GROUP_PALETTE[i % len(GROUP_PALETTE)]
+                i += 1
+        return colours
 
 
 def wrap(text: str, width: int) -> str:

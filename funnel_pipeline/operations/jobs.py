@@ -26,7 +26,7 @@ from funnel_pipeline.settings import Settings
 _settings = Settings.from_env()
 
 #: asset groups the landing sensor's `ingest` job materialises
-INGEST_GROUPS: tuple[str, ...] = ("raw", "core", "quality", "marts")
+INGEST_GROUPS: tuple[str, ...] = ("config", "raw", "core", "quality", "marts")
 #: tag on every run of these jobs (the sensor and `funnel rebuild` look for them)
 WRITER_TAG = "funnel/writes_duckdb"
 

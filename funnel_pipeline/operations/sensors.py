@@ -23,7 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from funnel_pipeline.landing import is_in_flight
+from funnel_pipeline.raw import is_in_flight
 from funnel_pipeline.operations.jobs import ingest_job
 from funnel_pipeline.settings import Settings
 

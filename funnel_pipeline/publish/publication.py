@@ -2,7 +2,7 @@
 disclosure control (CONTRACT.md section 7; definitions in docs/PUBLICATION.md).
 
 Flow, all inside the warehouse until the last step:
-  core.applications → staging.publication_counts   (sql/marts/publication_counts.sql; unsuppressed)
+  core.applications → staging.publication_counts   (sql/publish/publication_counts.sql; unsuppressed)
   → suppression (disclosure.py)  → staging.publication → validated (expectations/
     mart_publication.json) → marts.publication (swapped in only when the checks pass)
   → exports/annual_publication.csv + .xlsx           (only marts.publication is read)
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-from funnel_pipeline import contract, inert, steps, warehouse
+from funnel_pipeline import inert, marts, vocabulary, warehouse
+from funnel_pipeline.funnel_config import NOT_STATED, FunnelConfig
 from funnel_pipeline.publish.disclosure import Relation, suppress
 from funnel_pipeline.settings import Settings
 
@@ -64,13 +65,14 @@ def _cell(row_group: tuple[str, str], year: int, measure: str) -> tuple:
     return (characteristic, group, year, measure)
 
 
-def relations(rows: list[CountRow]) -> list[Relation]:
+def relations(rows: list[CountRow], config: FunnelConfig) -> list[Relation]:
     """The linear relations a reader can form from the published table."""
     groups: dict[str, set[str]] = defaultdict(set)
     years = sorted({r.year for r in rows})
     for r in rows:
         if r.group_name != TOTAL_GROUP:
             groups[r.characteristic].add(r.group_name)
+    derived = [c for c in config.characteristics if c.kind == "derived"]
     out: list[Relation] = []
     for year in years:
         for measure in MEASURES:
@@ -79,27 +81,27 @@ def relations(rows: list[CountRow]) -> list[Relation]:
                 out.append(Relation(
                     _cell((characteristic, TOTAL_GROUP), year, measure),
                     tuple(_cell((characteristic, g), year, measure) for g in sorted(names))))
-            # derived characteristics: the same people under two names
-            for derived, mapping in contract.DERIVED_GROUPS.items():
-                base = contract.CHARACTERISTIC_BY_NAME[derived].source
+            # derived characteristics: the same people under two names (Not stated too)
+            for char in derived:
                 by_derived: dict[str, list[str]] = defaultdict(list)
-                for base_group, derived_group in mapping.items():
+                for base_group, derived_group in {**char.mapping, NOT_STATED: NOT_STATED}.items():
                     by_derived[derived_group].append(base_group)
                 for derived_group, base_groups in by_derived.items():
                     out.append(Relation(
-                        _cell((derived, derived_group), year, measure),
-                        tuple(_cell((base, g), year, measure) for g in base_groups)))
+                        _cell((char.name, derived_group), year, measure),
+                        tuple(_cell((char.derived_from, g), year, measure) for g in base_groups)))
     return out
 
 
-def suppressed_rows(rows: list[CountRow], threshold: int) -> list[dict[str, object]]:
+def suppressed_rows(rows: list[CountRow], threshold: int, config: FunnelConfig
+                    ) -> list[dict[str, object]]:
     """Display rows: counts as text, suppressed ones as [c]; rates hidden with them."""
     counts = {_cell((r.characteristic, r.group_name), r.year, m): r.counts[m]
               for r in rows for m in MEASURES}
     nested = [(_cell((r.characteristic, r.group_name), r.year, a),
                _cell((r.characteristic, r.group_name), r.year, b))
               for r in rows for a, b in NESTED_MEASURES]
-    hidden = suppress(counts, relations(rows), nested, threshold)
+    hidden = suppress(counts, relations(rows, config), nested, threshold)
     out = []
     for r in rows:
         cells = {m: _cell((r.characteristic, r.group_name), r.year, m) for m in MEASURES}
@@ -126,10 +128,11 @@ def _read_counts(con: duckdb.DuckDBPyConnection) -> list[CountRow]:
     return [CountRow(c, g, y, dict(zip(MEASURES, values))) for c, g, y, *values in rows]
 
 
-def build_publication_staging_with(con: duckdb.DuckDBPyConnection, threshold: int) -> int:
+def build_publication_staging_with(con: duckdb.DuckDBPyConnection) -> int:
     """staging.publication_counts → staging.publication (not yet published). Returns rows."""
-    warehouse.run_sql_file(con, "marts/publication_counts.sql", steps.metric_parameters())
-    display = suppressed_rows(_read_counts(con), threshold)
+    config = vocabulary.current_config(con)
+    warehouse.run_sql_file(con, "publish/publication_counts.sql", marts.parameters())
+    display = suppressed_rows(_read_counts(con), config.publication.threshold, config)
     columns = ", ".join(
         f"{c} VARCHAR" if c not in ("year",) else f"{c} INTEGER" for c in COLUMNS)
     con.execute(f"CREATE OR REPLACE TABLE staging.publication ({columns})")
@@ -148,14 +151,15 @@ def build_publication(settings: Settings, gate: Callable[[], bool] | None = None
     mart_publication.json: no small count shown, shown counts equal the counts) and
     marts.publication is replaced only if it returns True, as for the marts.
     """
-    with steps.open_warehouse(settings) as con, warehouse.transaction(con):
-        rows = build_publication_staging_with(con, settings.suppression_threshold)
+    with warehouse.open_warehouse(settings) as con, warehouse.transaction(con):
+        rows = build_publication_staging_with(con)
         if gate is None:
-            steps.publish_with(con, ("publication",))
+            warehouse.swap_in(con, ("publication",))
             return rows
     if not gate():
         return None
-    steps.publish(settings, ("publication",))
+    with warehouse.open_warehouse(settings) as con, warehouse.transaction(con):
+        warehouse.swap_in(con, ("publication",))
     return rows
 
 
@@ -177,7 +181,8 @@ def export_publication(settings: Settings) -> dict[str, Path]:
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
-    with steps.open_warehouse(settings, read_only=True) as con:
+    with warehouse.open_warehouse(settings, read_only=True) as con:
+        threshold = vocabulary.current_config(con).publication.threshold
         cur = con.execute("SELECT * FROM marts.publication")
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r)) for r in cur.fetchall()]
@@ -216,7 +221,7 @@ def export_publication(settings: Settings) -> dict[str, Path]:
             sheet.column_dimensions[get_column_letter(index)].width = max(12, len(column) + 2)
         sheet.freeze_panes = "A2"
     notes = workbook.create_sheet(title="notes")
-    for line in _notes(settings.suppression_threshold):
+    for line in _notes(threshold):
         notes.append([line])
         notes.cell(row=notes.max_row, column=1).data_type = "s"
     tmp = xlsx_path.with_suffix(".xlsx.tmp")

@@ -1,110 +1,236 @@
-"""Plain-language summary of the top drop-out points (marts.drop_out_points), per run.
+"""The drop-out summary a recruitment lead reads: where groups drop out, in plain words.
 
-Aggregates only (groups, stages, rates): no ids, no raw values. Kept short (top
-`TOP_N` by shortfall) so it reads in a minute and fits in Dagster metadata.
+Two versions of the same findings, from the published marts only (aggregates: groups,
+stages, rates; no ids, no raw values):
+
+- `inline`: under Dagster's 1,000-character limit, shown on `marts/drop_out_points`
+  without a click: how many drop-out points, which slices they count, and the top
+  findings one sentence each, in whole people and words for how sure.
+- `full`: every top finding with its interval in words, whether it holds across
+  campaigns, its trend over application years, and retention gaps; written to
+  `<reports>/drop_out_summary.md` and shown in the interactive report.
+
+Every value from input (group and stage names, campaign ids, routes) passes through
+`inert.md`. An intersection is a finding only where it is worse than each of its parts
+(otherwise it repeats a finding about one of them).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from funnel_pipeline import contract, inert, steps
+from funnel_pipeline import inert, marts, vocabulary, warehouse
+from funnel_pipeline.funnel_config import FunnelConfig
 from funnel_pipeline.settings import Settings
 
+SUMMARY_NAME = "drop_out_summary.md"
+#: Dagster shows markdown inline only below this many characters
+INLINE_LIMIT = 1000
 TOP_N = 8
+INLINE_TOP = 3
 #: below this many decided outcomes (group or reference) a finding is called a small sample
 SMALL_SAMPLE = 30
-SUMMARY_NAME = "drop_out_summary.md"
-
-_SEGMENT = {
-    "stage_pass_rates": "all campaigns",
-    "stage_pass_rates_by_campaign": "campaign {campaign_id} ({entry_route})",
-    "stage_pass_rates_by_entry_route": "entry route {entry_route}",
-    "intersectional_stage_pass_rates": "all campaigns (intersection)",
-}
 
 
-def confidence(decided: int, reference_decided: int | None, p: float, holm: float) -> str:
-    """How far the finding can be trusted, in words a recruitment lead can act on."""
-    if decided < SMALL_SAMPLE or (reference_decided is not None and reference_decided < SMALL_SAMPLE):
-        return (f"Small sample (fewer than {SMALL_SAMPLE} decided outcomes): treat as a prompt "
-                "to look at the cases, not as an established finding.")
-    if holm < contract.SIGNIFICANCE_LEVEL:
-        return ("Strong: still significant after allowing for the number of comparisons made "
-                "(Holm-adjusted p < 0.05).")
-    if p < 0.01:
-        return ("Moderate: unlikely to be chance on its own (p < 0.01), but not significant "
-                "once the many comparisons are allowed for.")
-    return ("Weak: p < 0.05, but with this many comparisons some such gaps arise by chance; "
-            "watch whether it recurs.")
+@dataclass(frozen=True)
+class WrittenSummary:
+    path: Path
+    inline: str
+    full: str
 
 
-def _pct(rate: float | None) -> str:
-    return "n/a" if rate is None else f"{100 * rate:.1f}%"
+# --- words -------------------------------------------------------------------------------
 
 
-def render(rows: list[dict], total_flagged: int) -> str:
-    lines = ["# Where groups drop out: top findings", ""]
-    if not rows:
-        lines += [("No stage shows a group passing at under four-fifths of the reference group's "
-                   "rate with a significant Fisher test (p < 0.05). Nothing is flagged this run.")]
-        return "\n".join(lines) + "\n"
-    lines += [
-        (f"{total_flagged} drop-out point(s) are flagged (pass rate under 80% of the reference "
-         f"group's, Fisher p < 0.05). The {len(rows)} with the largest shortfall, i.e. the most "
-         "people who would have passed had the group passed at the reference group's rate:"),
-        "",
-    ]
-    for i, r in enumerate(rows, start=1):
-        decided = r["passed"] + r["failed"] + r["withdrawn"]
-        reference_rate = r["expected_passed_at_parity"] / decided if decided else None
-        # every value from input (ids, routes, groups, stage names) through inert.md: the
-        # summary is Dagster markdown, where a campaign id could otherwise be an image
-        segment = _SEGMENT.get(r["source_table"], inert.md(r["source_table"])).format(
-            campaign_id=inert.md(r["campaign_id"]), entry_route=inert.md(r["entry_route"]))
-        lines += [
-            (f"{i}. **{inert.md(r['group_name'])}** ({inert.md(r['characteristic'])}) at "
-             f"**{inert.md(r['stage'])}**, {segment}: "
-             f"{_pct(r['pass_rate'])} passed ({r['passed']} of {decided}) against "
-             f"{_pct(reference_rate)} for {inert.md(r['reference_group'])}; ratio "
-             f"{r['adverse_impact_ratio']:.2f}, p = {r['fisher_p_value']:.2g} "
-             f"(Holm-adjusted {r['holm_p_value']:.2g}). About {r['shortfall']:.1f} fewer passed "
-             "than at parity."),
-            f"   {confidence(decided, r.get('reference_decided'), r['fisher_p_value'], r['holm_p_value'])}",
-        ]
-    lines += ["", ("Source: marts.drop_out_points (CONTRACT.md section 7). Ratios are the group's "
-                   "pass rate divided by the reference group's at the same stage and segment.")]
-    return "\n".join(lines) + "\n"
+class Words:
+    """Plain names from the funnel configuration (labels), made inert for markdown."""
+
+    def __init__(self, config: FunnelConfig) -> None:
+        self.config = config
+        self.stages = {s.name: s.label for s in config.stages}
+        self.characteristics = {c.name: c for c in config.characteristics}
+
+    def stage(self, name: str) -> str:
+        return inert.md(self.stages.get(name, name))
+
+    def group(self, characteristic: str, group: str) -> str:
+        """'disabled applicants'; 'women who are also ethnic-minority applicants'."""
+        if " x " in characteristic:
+            parts = [self.group(c, g) for c, g in zip(characteristic.split(" x "),
+                                                       group.split(" x "))]
+            return " who are also ".join(parts)
+        char = self.characteristics.get(characteristic)
+        if char is None:
+            return inert.md(group)
+        if group in char.group_labels:
+            return inert.md(char.group_labels[group])
+        return inert.md(f"{char.label}: {group}")
+
+    def segment(self, row: dict) -> str:
+        words = marts.mart(row["source_table"]).segment_words
+        return words.format(**{k: inert.md(row[k]) for k in
+                               ("campaign_id", "entry_route", "application_year")})
 
 
-def summarise(con: duckdb.DuckDBPyConnection, top_n: int = TOP_N) -> str:
-    cur = con.execute(
-        """
-        SELECT d.*, m.decided AS reference_decided
-        FROM marts.drop_out_points AS d
-        LEFT JOIN staging.group_stage_metrics AS m
-          ON m.source_table = d.source_table
-         AND m.campaign_id IS NOT DISTINCT FROM d.campaign_id
-         AND m.entry_route IS NOT DISTINCT FROM d.entry_route
-         AND m.characteristic = d.characteristic
-         AND m.group_name = d.reference_group
-         AND m.stage_order = d.stage_order
-        ORDER BY d.shortfall DESC, d.source_table, d.campaign_id NULLS LAST,
-                 d.entry_route NULLS LAST, d.characteristic, d.group_name, d.stage_order
-        LIMIT ?
-        """, [top_n])
-    names = [c[0] for c in cur.description]
-    rows = [dict(zip(names, r)) for r in cur.fetchall()]
-    total = con.execute("SELECT count(*) FROM marts.drop_out_points").fetchone()[0]
-    return render(rows, total)
+def pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{100 * rate:.0f}%"
 
 
-def write_summary(settings: Settings) -> tuple[Path, str]:
-    with steps.open_warehouse(settings, read_only=True) as con:
-        text = summarise(con)
+def people(n: float) -> str:
+    whole = round(n)
+    return f"about {whole} {'person' if whole == 1 else 'people'}"
+
+
+def how_sure(row: dict) -> str:
+    """How far a finding can be trusted, in words a recruitment lead can act on."""
+    decided = row["passed"] + row["failed"] + row["withdrawn"]
+    if decided < SMALL_SAMPLE or (row.get("reference_decided") or 0) < SMALL_SAMPLE:
+        return "few cases: look at them before drawing conclusions"
+    if row["holm_p_value"] < marts.SIGNIFICANCE_LEVEL:
+        return "very unlikely to be chance"
+    if row["fisher_p_value"] < 0.01:
+        return "unlikely to be chance, though many comparisons were made"
+    return "could be chance: watch whether it recurs"
+
+
+def interval_words(row: dict, reference: str) -> str:
+    low, high = row["air_ci_low"], row["air_ci_high"]
+    if low is None or high is None:
+        return ""
+    return (f"the ratio is between {low:.2f} and {high:.2f}: at best {pct(high)} of the "
+            f"pass rate of {reference}")
+
+
+# --- findings ------------------------------------------------------------------------------
+
+
+def findings(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """drop_out_points in its order, intersections only where worse than both parts."""
+    rows = warehouse.query_sql_file(con, "publish/drop_out_findings.sql")
+    return [r for r in rows if r["worse_than_parts"]]
+
+
+def slice_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(con.execute("SELECT source_table, count(*) FROM marts.drop_out_points "
+                            "GROUP BY ALL").fetchall())
+
+
+def counted(counts: dict[str, int]) -> str:
+    """'4 over all applicants (plus 46 within campaigns, routes or years, 3 for
+    intersections)': which slices the numbers count, as the console and report say."""
+    overall = counts.get("stage_pass_rates", 0)
+    segments = sum(n for t, n in counts.items() if t not in ("stage_pass_rates",
+                                                               "intersectional_stage_pass_rates"))
+    crossed = counts.get("intersectional_stage_pass_rates", 0)
+    return (f"{overall} over all applicants (plus {segments} within single campaigns, entry "
+            f"routes or application years, and {crossed} for combinations of two "
+            "characteristics)")
+
+
+def _sentence(i: int, row: dict, words: Words, long: bool) -> str:
+    group = words.group(row["characteristic"], row["group_name"])
+    reference = words.group(row["characteristic"], row["reference_group"])
+    decided = row["passed"] + row["failed"] + row["withdrawn"]
+    reference_rate = row["expected_passed_at_parity"] / decided if decided else None
+    where = "" if row["source_table"] == "stage_pass_rates" else f", {words.segment(row)}"
+    text = (f"{i}. **{group}** at **{words.stage(row['stage'])}**{where}: {pct(row['pass_rate'])} "
+            f"passed against {pct(reference_rate)} of {reference}; {people(row['shortfall'])} "
+            f"fewer passed than at the same rate. {how_sure(row).capitalize()}.")
+    if not long:
+        return text
+    extra = [interval_words(row, reference)]
+    if row.get("pooled_flagged") is not None:
+        extra.append("the gap holds across campaigns once each campaign's own rates are "
+                     "allowed for" if row["pooled_flagged"] else
+                     "it does not hold up once each campaign's own rates are allowed for")
+        if row.get("breslow_day_p_value") is not None and row["breslow_day_p_value"] < 0.05:
+            extra.append("the size of the gap differs a lot from campaign to campaign")
+    if row.get("trend"):
+        extra.append(row["trend"])
+    return text + "".join(f"\n   - {e[0].upper()}{e[1:]}." for e in extra if e)
+
+
+def _trend(con: duckdb.DuckDBPyConnection, row: dict) -> str:
+    """The ratio over application years, for a finding over all applicants."""
+    if row["source_table"] != "stage_pass_rates":
+        return ""
+    years = con.execute(
+        "SELECT application_year, adverse_impact_ratio FROM marts.stage_pass_rates_by_year "
+        "WHERE characteristic = ? AND group_name = ? AND stage_order = ? "
+        "AND adverse_impact_ratio IS NOT NULL ORDER BY application_year",
+        [row["characteristic"], row["group_name"], row["stage_order"]]).fetchall()
+    if len(years) < 2:
+        return ""
+    first, last = years[0][1], years[-1][1]
+    direction = ("closing" if last > first + 0.05 else "widening" if last < first - 0.05
+                 else "about the same")
+    shown = ", ".join(f"{y} {r:.2f}" for y, r in years[-4:])
+    return f"ratio by application year: {shown} (the gap is {direction})"
+
+
+def retention_lines(con: duckdb.DuckDBPyConnection, words: Words) -> list[str]:
+    rows = con.execute(
+        "SELECT characteristic, group_name, reference_group, retention_12_months, "
+        "retention_ratio, logrank_p_value FROM marts.retention WHERE flagged "
+        "ORDER BY retention_ratio").fetchall()
+    lines = []
+    for characteristic, group, reference, kept, ratio, p in rows:
+        ref_kept = kept / ratio if ratio else None
+        lines.append(
+            f"- **{words.group(characteristic, group).capitalize()}** who were recruited: "
+            f"{pct(kept)} still in post after 12 months against {pct(ref_kept)} of "
+            f"{words.group(characteristic, reference)} (unlikely to be chance, p = {p:.2g}).")
+    return lines
+
+
+def summarise(con: duckdb.DuckDBPyConnection, top_n: int = TOP_N) -> tuple[str, str]:
+    """(inline, full) markdown of the current marts."""
+    words = Words(vocabulary.current_config(con))
+    counts = slice_counts(con)
+    top = findings(con)[:top_n]
+    for row in top:
+        row["trend"] = _trend(con, row)
+    total = sum(counts.values())
+    head = "**Where groups drop out**"
+    if not top:
+        text = (f"{head}\n\nNo stage shows a group passing at under four-fifths of its reference "
+                "group's rate with a difference unlikely to be chance. Nothing is flagged.")
+        full_lines = [text]
+    else:
+        intro = (f"{total} drop-out points are flagged: {counted(counts)}. "
+                 f"The largest, by people who would have passed at the reference group's rate:")
+        full_lines = [f"# Where groups drop out\n\n{intro}\n",
+                      *(_sentence(i, r, words, long=True) for i, r in enumerate(top, 1))]
+        text = _fit([head, intro, *(_sentence(i, r, words, long=False)
+                                   for i, r in enumerate(top[:INLINE_TOP], 1))])
+    retention = retention_lines(con, words)
+    if retention:
+        full_lines += ["", "## Who leaves: retention of recruits", "", *retention]
+    full_lines += ["", ("Source: marts.drop_out_points and marts.retention (docs/CONTRACT.md). "
+                       "A ratio is a group's pass rate divided by its reference group's at the "
+                       "same stage and in the same segment; flagged: under 0.8 and unlikely to "
+                       "be chance (Fisher p < 0.05).")]
+    return text, "\n".join(full_lines) + "\n"
+
+
+def _fit(parts: list[str]) -> str:
+    """Join parts, dropping findings from the end until the text fits inline."""
+    note = "*More in the full summary (report and drop_out_summary.md).*"
+    while len(parts) > 2:
+        text = "\n\n".join([*parts, note])
+        if len(text) < INLINE_LIMIT:
+            return text
+        parts = parts[:-1]
+    return "\n\n".join([*parts, note])[: INLINE_LIMIT - 1]
+
+
+def write_summary(settings: Settings) -> WrittenSummary:
+    with warehouse.open_warehouse(settings, read_only=True) as con:
+        inline, full = summarise(con)
     path = Path(settings.reports_dir) / SUMMARY_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path, text
+    path.write_text(full, encoding="utf-8")
+    return WrittenSummary(path, inline, full)

@@ -28,27 +28,29 @@ the equivalent query without that filter; it is then read through a view. It mus
 select the same columns, and it is used only when the batch's files are all the
 eligible files (no earlier passing run of the suite).
 
-Values that must live in one place (the vocabulary, the thresholds, the time window)
-are passed as GX expectation parameters from ``contract.py`` and ``settings.py``
-(``expectation_parameters``). Nothing here imports ``great_expectations`` at import time.
+Values that must live in one place (the thresholds, the time window, the disclosure
+threshold) are passed as GX expectation parameters from ``settings.py`` and the funnel
+configuration (``expectation_parameters``); the vocabulary itself is read by the suites'
+queries from the ``config.*`` tables. Nothing here imports ``great_expectations`` at
+import time.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from funnel_pipeline import contract
+from funnel_pipeline import vocabulary, warehouse
 from funnel_pipeline.quality import history
 from funnel_pipeline.quality.outcome import ExpectationOutcome
 from funnel_pipeline.quality.query import bind
-from funnel_pipeline.quality.suites import CheckSpec, list_suites, read_suite_json, specs_from_dict
+from funnel_pipeline.quality.suites import list_suites, read_suite_json, specs_from_dict
 from funnel_pipeline.settings import Settings
 
 #: suites that are examples/fixtures, not pipeline checks
@@ -112,20 +114,18 @@ def check_specs_for(*asset_keys: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     return specs
 
 
-def expectation_parameters(settings: Settings, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Run-time values of the suites' ``$PARAMETER``s: vocabulary, window, thresholds."""
+def expectation_parameters(settings: Settings, suppression_threshold: int,
+                           now: dt.datetime | None = None) -> dict[str, Any]:
+    """Run-time values of the suites' ``$PARAMETER``s: window, thresholds."""
     earliest = dt.date.fromisoformat(settings.earliest_event_date)
     return {
-        "stage_names": list(contract.STAGE_NAMES),
-        "outcome_names": list(contract.OUTCOMES),
-        **{f"groups_{c.name}": list(c.all_groups) for c in contract.CHARACTERISTICS},
         "earliest_event_time": dt.datetime.combine(earliest, dt.time(), tzinfo=dt.UTC),
         "latest_event_time": now or dt.datetime.now(dt.UTC),
         "max_rejected_share": settings.max_rejected_share,
         "max_orphan_share": settings.max_orphan_share,
         "max_out_of_sequence_share": settings.max_out_of_sequence_share,
         "max_unrecognised_share": settings.max_unrecognised_share,
-        "small_counts": small_counts(settings.suppression_threshold),
+        "small_counts": small_counts(suppression_threshold),
     }
 
 
@@ -224,12 +224,12 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
 
     The caller must not hold a DuckDB connection to the file (GX opens it read-only).
     """
-    from funnel_pipeline import steps
     from funnel_pipeline.quality import report
     from funnel_pipeline.quality.runner import validate
 
     plans: list[tuple[dg.AssetKey, str, dict[str, Any], dict[str, Any] | None, str]] = []
-    with steps.open_warehouse(settings) as con:
+    with warehouse.open_warehouse(settings) as con:
+        threshold = vocabulary.current_config(con).publication.threshold
         history.ensure_table(con)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {BATCH_SCHEMA}")
         for key in asset_keys:
@@ -250,7 +250,7 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
                 args = {"table": f"{BATCH_SCHEMA}.{name}"} if rows else None
                 plans.append((key, name, data, args, label))
 
-    parameters = expectation_parameters(settings)
+    parameters = expectation_parameters(settings, threshold)
     duckdb_config = {
         "memory_limit": settings.duckdb_memory_limit,
         "threads": str(settings.duckdb_threads or ""),
@@ -272,7 +272,7 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
             log.info(f"suite {name} on {key.to_user_string()}: {len(outcomes)} checks, "
                      f"failed: {', '.join(failed) or 'none'}")
 
-    with steps.open_warehouse(settings) as con:
+    with warehouse.open_warehouse(settings) as con:
         for _, name, data, _, _ in plans:
             if "query" in data["meta"]["batch"]:
                 _drop_batch(con, name)
@@ -334,11 +334,6 @@ def _metadata(o: ExpectationOutcome) -> dict[str, Any]:
 def blocking_failures(results: dict[dg.AssetKey, list[ExpectationOutcome]]) -> list[str]:
     return [f"{key.to_user_string()}: {o.check_name}"
             for key, outcomes in results.items() for o in outcomes if o.blocking_failure]
-
-
-def all_check_specs() -> Iterable[CheckSpec]:
-    for _, _, data in _suites():
-        yield from specs_from_dict(data)
 
 
 def raise_if_blocking(results: dict[dg.AssetKey, list[ExpectationOutcome]],

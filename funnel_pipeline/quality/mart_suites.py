@@ -1,6 +1,6 @@
 """The mart suites, written once here and generated into ``expectations/mart_*.json``.
 
-Why a generator: the four pass-rate marts share one metric definition
+Why a generator: the pass-rate marts share one metric definition
 (``sql/marts/group_stage_metrics.sql``), so they share most invariants; writing them
 once keeps the suites from drifting apart. The JSON files stay the reviewed artefact
 (``tests/test_validation_checks.py`` fails when they differ from this module's output):
@@ -20,30 +20,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from funnel_pipeline import marts
+
 #: tolerance for comparing computed fractions (CONTRACT.md §5: "Checks compare to 1e-9")
 EPS = "1e-9"
 
-#: pass-rate marts → the columns that identify a segment within the table
-PASS_RATE_SEGMENTS: dict[str, tuple[str, ...]] = {
-    "stage_pass_rates": (),
-    "stage_pass_rates_by_campaign": ("campaign_id", "entry_route"),
-    "stage_pass_rates_by_entry_route": ("entry_route",),
-    "intersectional_stage_pass_rates": (),
-}
+#: pass-rate marts (the registry's) → the columns that identify a segment within the table
+PASS_RATE_SEGMENTS: dict[str, tuple[str, ...]] = {m.name: m.segments for m in marts.PASS_RATE_MARTS}
 _COUNTS = ("entered", "passed", "failed", "withdrawn", "pending")
 
 
-def _exp(type_: str, kwargs: dict[str, Any], check_name: str, description: str) -> dict[str, Any]:
+def _exp(type_: str, kwargs: dict[str, Any], check_name: str, description: str,
+         severity: str = "error") -> dict[str, Any]:
     return {
         "type": type_,
         "kwargs": kwargs,
-        "meta": {"check_name": check_name, "severity": "error", "description": description},
+        "meta": {"check_name": check_name, "severity": severity, "description": description},
     }
 
 
-def _rows(query: str, check_name: str, description: str) -> dict[str, Any]:
+def _rows(query: str, check_name: str, description: str, severity: str = "error"
+          ) -> dict[str, Any]:
     return _exp("unexpected_rows_expectation", {"unexpected_rows_query": query}, check_name,
-                description)
+                description, severity)
 
 
 def _between(column: str, low: float | None, high: float | None, check_name: str,
@@ -91,6 +90,14 @@ def _rate_rules() -> list[dict[str, Any]]:
               "Every pass rate lies inside its own 95% interval (low <= rate <= high), and a "
               "rate and its interval are either all present or all empty."),
         _unit("fisher_p_value", "Fisher exact test p-value"),
+        _rows("select * from {batch} where (adverse_impact_ratio is null) <> (air_ci_low is null) "
+              "or (adverse_impact_ratio is null) <> (air_ci_high is null) "
+              f"or air_ci_low > adverse_impact_ratio + {EPS} "
+              f"or adverse_impact_ratio > air_ci_high + {EPS}",
+              "ratio_inside_its_interval",
+              "Every adverse-impact ratio lies inside its own 95% interval (low <= ratio <= "
+              "high), and a ratio and its interval are either all present or all empty "
+              "(CONTRACT.md section 10)."),
     ]
 
 
@@ -179,7 +186,7 @@ def drop_out_points_suite() -> dict[str, Any]:
     return {
         "name": "mart_drop_out_points",
         "meta": {
-            "description": "Invariants of marts.drop_out_points (the flagged rows of the four "
+            "description": "Invariants of marts.drop_out_points (the flagged rows of the "
                            "pass-rate marts), checked on the staging build before publication.",
             "asset": "marts/drop_out_points",
             "batch": {"table": "staging.drop_out_points"},
@@ -188,7 +195,7 @@ def drop_out_points_suite() -> dict[str, Any]:
         "expectations": [
             _rows(f"select 1 where (select count(*) from {{batch}}) <> {sources}",
                   "lists_every_flagged_row",
-                  "The table lists exactly as many rows as are flagged in the four pass-rate "
+                  "The table lists exactly as many rows as are flagged in the pass-rate "
                   "tables together: no drop-out point is lost or invented."),
             _exp("expect_column_values_to_be_in_set",
                  {"column": "flagged", "value_set": [True]}, "only_flagged_rows",
@@ -357,7 +364,7 @@ def publication_suite() -> dict[str, Any]:
                    {"column": m, "value_set": {"$PARAMETER": "small_counts"}},
                    f"{m}_no_small_count_shown",
                    f"No '{m}' count from 1 to the suppression threshold minus 1 is published "
-                   "(FUNNEL_SUPPRESSION_THRESHOLD; such counts show as [c]).")
+                   "(the configuration's [publication] threshold; such counts show as [c]).")
               for m in PUBLICATION_MEASURES),
             _rows(f"select * from {{batch}} where {malformed}", "counts_are_numbers_or_suppressed",
                   "Every published count is a whole number or [c]."),
@@ -378,13 +385,129 @@ def publication_suite() -> dict[str, Any]:
     }
 
 
+def _meta(mart: str, description: str) -> dict[str, Any]:
+    return {"description": description, "asset": f"marts/{mart}",
+            "batch": {"table": f"staging.{mart}"},
+            "generated_by": "funnel_pipeline/quality/mart_suites.py"}
+
+
+def pooled_suite() -> dict[str, Any]:
+    strata = (
+        "select characteristic, group_name, stage_order, count(*) as strata, sum(decided) as "
+        "decided, sum(passed) as passed, sum(reference_decided) as reference_decided, "
+        "sum(reference_passed) as reference_passed from staging.stage_pass_rates_by_campaign "
+        "where decided > 0 and reference_decided > 0 and passed + reference_passed > 0 "
+        "and passed + reference_passed < decided + reference_decided "
+        "group by characteristic, group_name, stage_order")
+    sums = ("select d.characteristic, d.group_name, d.stage_order, "
+            "d.passed + d.failed + d.withdrawn as decided, d.passed, "
+            "r.passed + r.failed + r.withdrawn as reference_decided, r.passed as reference_passed "
+            "from staging.stage_pass_rates_by_campaign as d "
+            "join staging.stage_pass_rates_by_campaign as r on r.campaign_id = d.campaign_id "
+            "and r.characteristic = d.characteristic and r.group_name = d.reference_group "
+            "and r.stage_order = d.stage_order")
+    by_campaign = strata.replace("from staging.stage_pass_rates_by_campaign", f"from ({sums}) as k")
+    differs = " or ".join(f"p.{c} is distinct from coalesce(s.{c}, 0)" for c in
+                          ("strata", "decided", "passed", "reference_decided", "reference_passed"))
+    return {
+        "name": "mart_pooled_stage_pass_rates",
+        "meta": _meta("pooled_stage_pass_rates", "Invariants of marts.pooled_stage_pass_rates "
+                      "(Mantel–Haenszel across campaigns), checked on the staging build."),
+        "expectations": [
+            _rows("select * from {batch} where strata > (select count(distinct campaign_id) "
+                  "from staging.stage_pass_rates_by_campaign)", "strata_not_above_campaigns",
+                  "No row pools more strata than there are campaigns."),
+            _rows(f"select p.* from {{batch}} as p left join ({by_campaign}) as s "
+                  "on s.characteristic = p.characteristic and s.group_name = p.group_name "
+                  f"and s.stage_order = p.stage_order where {differs}",
+                  "sums_equal_the_campaign_rows",
+                  "Each row's strata count and its decided and passed sums (group and reference) "
+                  "equal those of the by-campaign rows they pool (campaigns where both groups "
+                  "decided and not everyone or no one passed)."),
+            _between("pooled_rate_ratio", 0, None, "pooled_ratio_not_negative",
+                     "No pooled rate ratio is negative."),
+            _unit("cmh_p_value", "CMH test p-value"),
+            _unit("breslow_day_p_value", "Breslow-Day p-value"),
+            _rows("select * from {batch} where strata = 0 and (pooled_rate_ratio is not null "
+                  "or cmh_p_value is not null) or strata < 2 and breslow_day_p_value is not null",
+                  "undefined_tests_empty",
+                  "With no stratum there is no pooled ratio or CMH test, and with fewer than two "
+                  "strata no Breslow-Day test."),
+            _rows(f"select * from {{batch}} where flagged <> coalesce(pooled_rate_ratio < "
+                  f"{marts.ADVERSE_IMPACT_THRESHOLD} and cmh_p_value < {marts.SIGNIFICANCE_LEVEL}, "
+                  "false)", "flagged_as_defined",
+                  "A row is flagged exactly when the pooled ratio is under 0.8 and the CMH "
+                  "p-value under 0.05."),
+        ],
+    }
+
+
+def retention_suite() -> dict[str, Any]:
+    return {
+        "name": "mart_retention",
+        "meta": _meta("retention", "Invariants of marts.retention (Kaplan–Meier retention of "
+                      "recruits), checked on the staging build; one warning names leavers "
+                      "rows that belong to no recruit."),
+        "expectations": [
+            _rows("select * from {batch} where leavers < 0 or leavers > recruits",
+                  "leavers_not_above_recruits", "No group has more leavers than recruits."),
+            _rows(f"select * from {{batch}} where retention_24_months > retention_12_months + {EPS} "
+                  "or retention_12_months > 1 or retention_24_months < 0 "
+                  "or retention_12_months < 0 or retention_24_months > 1",
+                  "survival_ordered", "0 <= S(730 days) <= S(365 days) <= 1 for every group."),
+            _rows("select a.characteristic from {batch} as a join (select characteristic, "
+                  "sum(recruits) as recruits from {batch} as b where characteristic <> 'all' "
+                  "group by characteristic) as g on true where a.characteristic = 'all' "
+                  "and g.recruits <> a.recruits", "group_recruits_sum_to_all",
+                  "For every characteristic, the groups' recruits add up to the 'all' row."),
+            _unit("logrank_p_value", "log-rank p-value"),
+            _rows("select * from staging.leaver_assignments as l where l.campaign_id is null "
+                  "and (select count(*) from {batch}) >= 0",
+                  "every_leaver_has_a_recruit",
+                  "Every accepted leavers row belongs to a recruit (a recruitment with a start "
+                  "on or before the leaving date). The rows named here are kept but count "
+                  "nowhere: check the leavers file or the recruitment records.", severity="warn"),
+        ],
+    }
+
+
+def workforce_flows_suite() -> dict[str, Any]:
+    return {
+        "name": "mart_workforce_flows",
+        "meta": _meta("workforce_flows", "Invariants of marts.workforce_flows (hires and "
+                      "leavers by financial year, route and group), checked on the staging build."),
+        "expectations": [
+            _rows("select * from {batch} where group_count < 0 or group_count > stated "
+                  "or stated > total", "counts_nested",
+                  "Within each row, 0 <= group count <= stated <= total."),
+            _unit("share", "group share"),
+            _rows("select financial_year from {batch} group by financial_year, entry_route, flow, "
+                  f"characteristic having max(stated) > 0 and abs(sum(share) - 1) > {EPS}",
+                  "shares_of_stated_groups_sum_to_one",
+                  "For every year, route, flow and characteristic, the shares of the stated "
+                  "groups add up to 1."),
+            _rows("select a.financial_year from {batch} as a join {batch} as r on "
+                  "r.financial_year = a.financial_year and r.flow = a.flow and r.characteristic "
+                  "= a.characteristic and r.group_name = a.group_name and r.entry_route <> "
+                  "'All routes' where a.entry_route = 'All routes' group by a.financial_year, "
+                  "a.flow, a.characteristic, a.group_name, a.group_count "
+                  "having sum(r.group_count) <> a.group_count", "routes_add_up_to_all_routes",
+                  "For every year, flow and group, the entry routes' counts add up to 'All "
+                  "routes'."),
+        ],
+    }
+
+
 def all_suites() -> list[dict[str, Any]]:
     return [
         *(pass_rate_suite(m) for m in PASS_RATE_SEGMENTS),
         drop_out_points_suite(),
+        pooled_suite(),
         stage_durations_suite(),
         representation_suite(),
         intervention_effects_suite(),
+        retention_suite(),
+        workforce_flows_suite(),
         publication_suite(),
     ]
 

@@ -10,11 +10,12 @@
 --      an id longer than $max_key_length → '<name> longer than <n> characters' (not a real
 --      key; kept whole in quality.rejected_rows, never copied into charts or metadata)
 --   2. stage / outcome not in vocabulary → 'stage not in vocabulary' / 'outcome not in vocabulary'
+--      (the configured stages and outcome spellings: config.stage_spellings / outcome_spellings)
 --   3. occurred_at not ISO 8601          → 'occurred_at cannot be parsed'
 --   4. event_id seen with other content  → 'conflicting duplicate event_id' (every copy,
---      earlier and later ones included). Content = the six contract fields exactly as
---      delivered (so 'passed' and 'Success' differ, as the contract's examples require);
---      only rows passing 1-3 take part. Identical copies count once.
+--      earlier and later ones included). Content = the six contract fields as
+--      delivered, trimmed (so 'passed' and 'Success' differ, as the contract's examples
+--      require); only rows passing 1-3 take part. Identical copies count once.
 
 CREATE OR REPLACE TEMP TABLE batch_files AS
 SELECT file_id, file_name
@@ -34,16 +35,18 @@ typed AS (
         clean(d.event_id)      AS event_key,
         clean(d.applicant_id)  AS applicant_key,
         clean(d.campaign_id)   AS campaign_key,
-        st.canonical           AS stage_name,
+        st.stage               AS stage_name,
         st.stage_order         AS stage_order,
-        oc.canonical           AS outcome_name,
+        oc.outcome             AS outcome_name,
         parse_instant(d.occurred_at) AS occurred_at,
         clean(d.stage) IS NULL       AS stage_blank,
         clean(d.outcome) IS NULL     AS outcome_blank,
         clean(d.occurred_at) IS NULL AS occurred_at_blank
     FROM delivered AS d
-    LEFT JOIN core.vocabulary AS st ON st.domain = 'stage' AND st.spelling = vocab_key(d.stage)
-    LEFT JOIN core.vocabulary AS oc ON oc.domain = 'outcome' AND oc.spelling = vocab_key(d.outcome)
+    LEFT JOIN (SELECT sp.spelling, s.stage_order, s.stage
+               FROM config.stage_spellings AS sp JOIN config.stages AS s USING (stage_order)) AS st
+           ON st.spelling = vocab_key(d.stage)
+    LEFT JOIN config.outcome_spellings AS oc ON oc.spelling = vocab_key(d.outcome)
 )
 SELECT
     *,

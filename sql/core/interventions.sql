@@ -10,7 +10,7 @@
 --   1. intervention_id / name / started_on blank → 'missing required field: <name>'
 --      intervention_id longer than $max_key_length → 'intervention_id longer than <n> characters'
 --   2. started_on / ended_on not YYYY-MM-DD        → '<column> cannot be parsed'
---   3. stage given but not in the vocabulary       → 'stage not in vocabulary'
+--   3. stage given but not a configured stage      → 'stage not in vocabulary'
 --   4. intervention_id seen with other content (contract columns as delivered; every
 --      copy)                                      → 'conflicting duplicate intervention_id'
 
@@ -31,14 +31,16 @@ WITH typed AS (
         parse_date(r.ended_on)   AS ended_on,
         clean(r.ended_on) IS NOT NULL AND parse_date(r.ended_on) IS NULL AS ended_bad,
         clean(r.stage) IS NOT NULL AS stage_given,
-        st.canonical   AS stage,
+        st.stage       AS stage,
         st.stage_order AS stage_order,
         clean(r.campaign_id) AS campaign_id,
         whole_row(r) AS row_data,
         intervention_content(r) AS content
     FROM raw.intervention_rows AS r
     JOIN raw.landing_files AS f USING (file_id)
-    LEFT JOIN core.vocabulary AS st ON st.domain = 'stage' AND st.spelling = vocab_key(r.stage)
+    LEFT JOIN (SELECT sp.spelling, s.stage_order, s.stage
+               FROM config.stage_spellings AS sp JOIN config.stages AS s USING (stage_order)) AS st
+           ON st.spelling = vocab_key(r.stage)
     WHERE f.kind = 'interventions' AND f.status IN ('loaded', 'duplicate')
 )
 SELECT *,

@@ -8,10 +8,11 @@
 --
 -- A row is rejected, first rule wins:
 --   1. characteristic / group_name / population_share blank → 'missing required field: <name>'
---   2. characteristic not one of the six of section 2        → 'characteristic not in vocabulary'
+--   2. characteristic not a configured one (case-insensitive) → 'characteristic not in vocabulary'
 --   3. group_name not a group of it (canonical name, case-insensitive, or a recognised
---      stated spelling of its source column, e.g. 'F', 'Asian or Asian British: Indian'
---      for ethnic_minority → Yes)                           → 'group_name not in vocabulary'
+--      stated spelling of a delivered characteristic or of a derived one's base, e.g.
+--      'F', 'Asian or Asian British: Indian' for ethnic_minority → Yes)
+--                                                           → 'group_name not in vocabulary'
 --   4. population_share not a number                        → 'population_share cannot be parsed'
 --   5. population_share outside [0, 1]                      → 'population_share outside [0, 1]'
 --   6. key seen with other content (contract columns as delivered; every copy)
@@ -30,7 +31,7 @@ WITH typed AS (
         clean(r.characteristic) IS NULL   AS characteristic_blank,
         clean(r.group_name) IS NULL       AS group_blank,
         clean(r.population_share) IS NULL AS share_blank,
-        ch.spelling AS characteristic,
+        ch.characteristic AS characteristic,
         r.group_name AS group_delivered,
         try_cast(clean(r.population_share) AS DOUBLE) AS population_share,
         clean(r.area)   AS area,
@@ -39,8 +40,7 @@ WITH typed AS (
         population_content(r) AS content
     FROM raw.population_rows AS r
     JOIN raw.landing_files AS f USING (file_id)
-    LEFT JOIN core.vocabulary AS ch
-           ON ch.domain = 'characteristic_source' AND ch.spelling = vocab_key(r.characteristic)
+    LEFT JOIN config.characteristics AS ch ON lower(ch.characteristic) = vocab_key(r.characteristic)
     WHERE f.kind = 'population' AND f.status IN ('loaded', 'duplicate')
 ),
 grouped AS (

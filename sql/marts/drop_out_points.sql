@@ -1,6 +1,7 @@
--- marts.drop_out_points (built in staging, published by swap) — CONTRACT.md §7.
+-- marts.drop_out_points (built in staging, published by swap) — CONTRACT.md §7, §10.
 -- Grain: one flagged row of stage_pass_rates, stage_pass_rates_by_campaign,
--- stage_pass_rates_by_entry_route or intersectional_stage_pass_rates.
+-- stage_pass_rates_by_entry_route, stage_pass_rates_by_year or
+-- intersectional_stage_pass_rates.
 --   expected_passed_at_parity = decided × reference group's pass_rate (same segment, stage)
 --   shortfall                 = expected_passed_at_parity − passed
 --   holm_p_value              = Holm step-down adjustment within one family per source
@@ -8,8 +9,8 @@
 --     m p-values sorted ascending, p(i) → min(1, max over j ≤ i of (m − j + 1)·p(j))
 --     (statsmodels multipletests(method='holm'); tied p-values get the same value
 --     whatever their order).
--- Order: shortfall descending, then source_table, campaign_id, entry_route (NULLs last),
--- characteristic, group_name, stage_order.
+-- Order: shortfall descending, then source_table, campaign_id, entry_route,
+-- application_year (NULLs last), characteristic, group_name, stage_order.
 
 CREATE OR REPLACE TABLE staging.drop_out_points AS
 WITH family AS (
@@ -27,15 +28,13 @@ holm AS (
     FROM family
 )
 SELECT
-    source_table, campaign_id, entry_route,
-    characteristic, group_name, stage, stage_order,
-    entered, passed, failed, withdrawn, pending,
-    pass_rate, pass_rate_ci_low, pass_rate_ci_high, cumulative_pass_rate,
-    reference_group, adverse_impact_ratio, fisher_p_value, flagged,
+    source_table, campaign_id, entry_route, application_year,
+-- include: marts/metric_columns.sql
+    ,
     decided * reference_pass_rate           AS expected_passed_at_parity,
     decided * reference_pass_rate - passed  AS shortfall,
     holm_p_value
 FROM holm
 WHERE flagged
 ORDER BY shortfall DESC, source_table, campaign_id NULLS LAST, entry_route NULLS LAST,
-         characteristic, group_name, stage_order;
+         application_year NULLS LAST, characteristic, group_name, stage_order;

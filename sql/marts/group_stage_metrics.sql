@@ -8,6 +8,10 @@
 --   fisher_p_value = two-sided Fisher exact on [[passed, decided − passed] group,
 --     [passed, decided − passed] reference]; NULL wherever the ratio is NULL
 --   flagged = ratio < $threshold AND p < $alpha (false when either is NULL)
+--   air_ci_low / air_ci_high (CONTRACT.md section 10) = the 95% interval of the ratio on the
+--     log scale, exp(ln(r) ± z·√(1/a − 1/n₁ + 1/c − 1/n₂)), a/n₁ the group's passed/decided,
+--     c/n₂ the reference group's, r = (a/n₁)/(c/n₂); when a = 0, a + 0.5, n₁ + 1, c + 0.5
+--     and n₂ + 1 in every place (r included); NULL wherever the ratio is NULL
 
 CREATE OR REPLACE TEMP TABLE metric_ratios AS
 WITH base AS (
@@ -41,6 +45,7 @@ with_reference AS (
       ON  r.source_table = g.source_table
       AND r.campaign_id IS NOT DISTINCT FROM g.campaign_id
       AND r.entry_route IS NOT DISTINCT FROM g.entry_route
+      AND r.application_year IS NOT DISTINCT FROM g.application_year
       AND r.characteristic = g.characteristic
       AND r.group_name = g.reference_group
       AND r.stage_order = g.stage_order
@@ -52,7 +57,24 @@ ratios AS (
              THEN pass_rate / reference_pass_rate END AS adverse_impact_ratio
     FROM with_reference
 ),
-SELECT * FROM ratios;
+-- the interval's inputs, with the zero-passes correction where a = 0 (CASE evaluates
+-- the logarithm only where the ratio exists: a, n₁, c, n₂ > 0 there)
+corrected AS (
+    SELECT *,
+        CASE WHEN passed = 0 THEN 0.5 ELSE passed END                               AS ci_a,
+        CASE WHEN passed = 0 THEN decided + 1 ELSE decided END                      AS ci_n1,
+        CASE WHEN passed = 0 THEN reference_passed + 0.5 ELSE reference_passed END  AS ci_c,
+        CASE WHEN passed = 0 THEN reference_decided + 1 ELSE reference_decided END  AS ci_n2
+    FROM ratios
+)
+SELECT * EXCLUDE (ci_a, ci_n1, ci_c, ci_n2),
+    CASE WHEN adverse_impact_ratio IS NOT NULL THEN exp(
+        ln((ci_a / ci_n1) / (ci_c / ci_n2))
+        - $z * sqrt(1 / ci_a - 1 / ci_n1 + 1 / ci_c - 1 / ci_n2)) END AS air_ci_low,
+    CASE WHEN adverse_impact_ratio IS NOT NULL THEN exp(
+        ln((ci_a / ci_n1) / (ci_c / ci_n2))
+        + $z * sqrt(1 / ci_a - 1 / ci_n1 + 1 / ci_c - 1 / ci_n2)) END AS air_ci_high
+FROM corrected;
 
 -- the 2x2 tables to test: [[passed, decided − passed] group, the same for the reference]
 CREATE OR REPLACE TEMP TABLE fisher_needed AS
@@ -73,7 +95,7 @@ WITH tested AS (
      AND f.c = m.reference_passed AND f.d = m.reference_decided - m.reference_passed
 )
 SELECT
-    source_table, campaign_id, entry_route,
+    source_table, campaign_id, entry_route, application_year,
     characteristic, group_name, stage, stage_order,
     entered, passed, failed, withdrawn, pending,
     pass_rate,
@@ -84,7 +106,10 @@ SELECT
     reference_group,
     adverse_impact_ratio,
     fisher_p_value,
+    air_ci_low,
+    air_ci_high,
     coalesce(adverse_impact_ratio < $threshold AND fisher_p_value < $alpha, false) AS flagged,
-    -- kept for drop_out_points and the publication step, not part of the §5 columns
-    applications, decided, reference_pass_rate
+    -- kept for drop_out_points, the pooled mart and the summary, not part of the §5 columns
+    applications, decided, reference_passed, reference_decided, reference_pass_rate,
+    comparable AND group_name <> reference_group AS comparable_group
 FROM tested;

@@ -1,5 +1,5 @@
 -- marts.intervention_effects (built in staging, published by swap) — CONTRACT.md §7.
--- Grain: intervention × stage (its stage, or stages 1-5 when blank) × characteristic
+-- Grain: intervention × stage (its stage, or every configured stage when blank) × characteristic
 -- (and 'all') × group (Not stated included), for every group with at least one decided
 -- outcome in either window.
 -- An outcome is the effective outcome (core.stage_outcomes) of a funnel application at
@@ -11,8 +11,7 @@
 
 CREATE OR REPLACE TEMP TABLE intervention_counts AS
 WITH scoped AS (
-    SELECT i.intervention_id, s.stage, s.stage_order, s.outcome,
-           a.sex, a.ethnicity, a.ethnic_minority, a.disability, a.sexual_orientation, a.lgbt_plus,
+    SELECT i.intervention_id, s.stage, s.stage_order, s.outcome, a.groups,
            s.occurred_at < i.started_on::TIMESTAMPTZ AS is_before,
            s.occurred_at >= i.started_on::TIMESTAMPTZ
                AND (i.ended_on IS NULL OR s.occurred_at < i.ended_on::TIMESTAMPTZ) AS is_after
@@ -25,10 +24,8 @@ WITH scoped AS (
 ),
 long AS (
     SELECT intervention_id, stage, stage_order, outcome, is_before, is_after,
-           characteristic, group_name
-    FROM (UNPIVOT scoped
-          ON sex, ethnicity, ethnic_minority, disability, sexual_orientation, lgbt_plus
-          INTO NAME characteristic VALUE group_name)
+           ch.characteristic, groups[ch.position] AS group_name
+    FROM scoped CROSS JOIN config.characteristics AS ch
     UNION ALL
     SELECT intervention_id, stage, stage_order, outcome, is_before, is_after, 'all', 'All'
     FROM scoped

@@ -1,7 +1,8 @@
--- marts.representation (built in staging, published by swap) — CONTRACT.md §7.
+-- marts.representation (built in staging, published by swap) — CONTRACT.md §7, §8.
 -- Grain: characteristic (no 'all') × stated group (not Not stated) with at least one
 -- funnel application or an accepted population row.
---   applications / appointed (outcome 'passed' at appointment) are counts of applications;
+--   applications / appointed (outcome 'passed' at the final stage) are counts of
+--     applications;
 --   applicant_share / appointed_share are over the applications (appointed) whose
 --     characteristic is stated; NULL when that total is 0;
 --   population_share only from core.population (nothing derived, no renormalising);
@@ -9,19 +10,17 @@
 --     missing or the population share is 0.
 
 CREATE OR REPLACE TABLE staging.representation AS
-WITH long AS (
-    UNPIVOT (SELECT sex, ethnicity, ethnic_minority, disability, sexual_orientation, lgbt_plus,
-                    outcome_5 = 'passed' AS is_appointed
-             FROM core.applications WHERE in_funnel)
-    ON sex, ethnicity, ethnic_minority, disability, sexual_orientation, lgbt_plus
-    INTO NAME characteristic VALUE group_name
+WITH final_stage AS (
+    SELECT stage_order FROM config.stages WHERE is_final
 ),
 counts AS (
-    SELECT characteristic, group_name,
-           count(*)::BIGINT                                    AS applications,
-           count(*) FILTER (WHERE is_appointed)::BIGINT        AS appointed
-    FROM long
-    WHERE group_name <> 'Not stated'
+    SELECT ch.characteristic, a.groups[ch.position] AS group_name,
+           count(*)::BIGINT AS applications,
+           count(*) FILTER (WHERE a.outcomes[f.stage_order] = 'passed')::BIGINT AS appointed
+    FROM core.applications AS a
+    CROSS JOIN final_stage AS f
+    CROSS JOIN config.characteristics AS ch
+    WHERE a.in_funnel AND a.groups[ch.position] <> 'Not stated'
     GROUP BY ALL
 ),
 groups AS (
@@ -53,7 +52,6 @@ SELECT
     CASE WHEN s.population_share > 0 THEN s.applicant_share / s.population_share END AS applicant_ratio,
     CASE WHEN s.population_share > 0 THEN s.appointed_share / s.population_share END AS appointed_ratio
 FROM shares AS s
-LEFT JOIN core.vocabulary AS ch ON ch.domain = 'reference_group' AND ch.spelling = s.characteristic
-LEFT JOIN core.vocabulary AS g
-       ON g.domain = 'groups:' || s.characteristic AND g.canonical = s.group_name
-ORDER BY ch.stage_order, g.stage_order;
+JOIN config.characteristics AS ch USING (characteristic)
+LEFT JOIN config.groups AS g USING (characteristic, group_name)
+ORDER BY ch.position, g.position;

@@ -1,12 +1,10 @@
-"""Aggregate-only summaries of tables for Dagster metadata (never ids or raw values)."""
+"""Dagster metadata helpers: aggregate-only views of tables (never ids or raw values)."""
 
 from __future__ import annotations
 
 import duckdb
 
 from funnel_pipeline import inert
-from funnel_pipeline.settings import Settings
-from funnel_pipeline.steps import open_warehouse
 
 
 def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -29,8 +27,3 @@ def markdown_table(headers: list[str], rows: list[tuple]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def table_counts(settings: Settings, tables: list[str]) -> dict[str, int]:
-    with open_warehouse(settings, read_only=False) as con:
-        return {t: row_count(con, t) for t in tables}

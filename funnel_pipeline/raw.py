@@ -1,4 +1,4 @@
-"""Landing folder → manifest + raw row tables (CONTRACT.md section 1).
+"""The raw layer: landing folder → manifest + raw row tables (CONTRACT.md sections 1, 6, 9).
 
 Each file the folder holds is recorded once in `raw.landing_files` (name, size, SHA-256,
 status, rows). A run loads only files it has not recorded before, each inside its own
@@ -59,7 +59,8 @@ import duckdb
 
 from funnel_pipeline import models
 from funnel_pipeline.causes import FunnelError
-from funnel_pipeline.warehouse import transaction
+from funnel_pipeline.settings import Settings
+from funnel_pipeline.warehouse import open_warehouse, transaction
 
 #: landing-file kinds and the columns each requires (CONTRACT.md sections 1 and 6)
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -68,6 +69,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "campaigns": ("campaign_id", "entry_route"),
     "population": ("characteristic", "group_name", "population_share"),
     "interventions": ("intervention_id", "name", "started_on"),
+    "leavers": ("applicant_id", "left_on"),
 }
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 _IN_FLIGHT = re.compile(r"(^\.|^~\$|\.(tmp|part|partial|crdownload)$)", re.IGNORECASE)
@@ -119,6 +121,15 @@ def list_landing(landing_dir: Path) -> list[Path]:
     except PermissionError as exc:
         raise PermissionError(f"landing folder {landing_dir} cannot be read: {exc.strerror}") from exc
     return [Path(e.path) for e in entries if not is_in_flight(e.name)]
+
+
+def ingest(settings: Settings, run_id: str | None = None) -> IngestSummary:
+    """Landing folder → raw.landing_files + raw.*_rows (one transaction per file; only
+    files that have stopped changing)."""
+    with open_warehouse(settings) as con:
+        return ingest_landing_folder(con, Path(settings.landing_dir), run_id,
+                                     settle_seconds=settings.landing_settle_seconds,
+                                     max_wait_seconds=settings.landing_max_wait_seconds)
 
 
 def ingest_landing_folder(con: duckdb.DuckDBPyConnection, landing_dir: Path,
@@ -501,9 +512,12 @@ def _quote_identifier(name: str) -> str:
 
 def _select_lists(kind: str, columns: list[str], mapping: dict[str, str],
                   ref) -> tuple[list[str], str, list[object]]:
-    """SELECT expressions for the contract columns and the extra-columns JSON object.
+    """SELECT expressions for the contract columns and the JSON object of the others.
 
     `ref(i)` is the SQL reference of delivered column i; header names are bound values.
+    The JSON object is `extra_columns` (keyed by the header as delivered), or for
+    applicants `attributes` (keyed by the header trimmed and lower-cased: which columns
+    are characteristics is the configuration's business, matched case-insensitively).
     """
     position = {column: i for i, column in enumerate(columns)}
     select = [f"CAST({ref(position[mapping[c]])} AS VARCHAR)" if c in mapping else "NULL"
@@ -512,7 +526,12 @@ def _select_lists(kind: str, columns: list[str], mapping: dict[str, str],
     if not extras:
         return select, "NULL", []
     pairs = ", ".join(f"?, CAST({ref(i)} AS VARCHAR)" for i in extras)
-    return select, f"json_object({pairs})::VARCHAR", [columns[i] for i in extras]
+    keys = [columns[i].strip().lower() if kind == "applicants" else columns[i] for i in extras]
+    return select, f"json_object({pairs})::VARCHAR", keys
+
+
+def _json_column(kind: str) -> str:
+    return "attributes" if kind == "applicants" else "extra_columns"
 
 
 def _copy_parquet(con: duckdb.DuckDBPyConnection, path: Path, kind: str, file_id: int,
@@ -528,7 +547,8 @@ def _copy_parquet(con: duckdb.DuckDBPyConnection, path: Path, kind: str, file_id
     else:
         source, number = "read_parquet(?, file_row_number = true)", "file_row_number + 1"
     con.execute(
-        f"INSERT INTO raw.{table} (file_id, row_number, extra_columns, {', '.join(contract_cols)}) "
+        f"INSERT INTO raw.{table} (file_id, row_number, {_json_column(kind)}, "
+        f"{', '.join(contract_cols)}) "
         f"SELECT ?, {number}, {extra_sql}, {', '.join(select)} FROM {source}",
         [file_id, *extra_params, duckdb_path(path)],
     )
@@ -566,7 +586,8 @@ def _copy_csv(con: duckdb.DuckDBPyConnection, path: Path, kind: str, file_id: in
     where = duckdb_path(path)
     _drop_scratch(con)
     con.execute(
-        f"INSERT INTO raw.{table} (file_id, row_number, extra_columns, {', '.join(contract_cols)}) "
+        f"INSERT INTO raw.{table} (file_id, row_number, {_json_column(kind)}, "
+        f"{', '.join(contract_cols)}) "
         f"SELECT ?, ordinality, {extra_sql}, {', '.join(select)} "
         f"FROM {_csv_reader(n, 'funnel_rejects')} WITH ORDINALITY",
         [file_id, *extra_params, where],
@@ -579,8 +600,9 @@ def _copy_csv(con: duckdb.DuckDBPyConnection, path: Path, kind: str, file_id: in
         f"                   'fields_expected', ?::INTEGER)::VARCHAR AS row_data "
         f"FROM funnel_rejects GROUP BY line", [n])
     con.execute(
-        "INSERT INTO quality.rejected_rows (file_id, row_number, kind, file_name, reason, row_data, rejected_at) "
-        "SELECT ?, row_number, ?, ?, reason, row_data, now() FROM funnel_malformed",
+        "INSERT INTO quality.rejected_rows "
+        "(file_id, row_number, kind, file_name, reason, row_data, rejected_at, rejected_by) "
+        "SELECT ?, row_number, ?, ?, reason, row_data, now(), 'landing' FROM funnel_malformed",
         [file_id, kind, file_name])
     con.execute("CREATE TEMP TABLE funnel_skipped AS SELECT row_number FROM funnel_malformed")
     if scan.may_have_blank_lines and n > 1:

@@ -1,0 +1,85 @@
+-- staging.publication_counts — UNSUPPRESSED annual publication counts. Never exported:
+-- funnel_pipeline/publish/publication.py applies disclosure control and writes
+-- staging.publication (→ marts.publication), the only table the export reads.
+-- Grain: characteristic × group × year of application. Characteristics: the configured
+-- ones plus 'entry_route' (groups = the routes seen, 'Unknown' included); every canonical
+-- group appears in every year (zeros included) so group rows add up to the 'Total' row,
+-- which is the same for every characteristic.
+-- Counts are funnel applications (docs/PUBLICATION.md):
+--   year                      = year (UTC) of the first-stage outcome's occurred_at
+--   applicants                = applications with a first-stage outcome
+--   sifted                    = applications with an outcome (passed/failed/withdrawn) at
+--                               the sift stage ([publication] sift_stage, default the second)
+--   progressed_to_assessment  = applications whose sift-stage outcome is passed
+--   appointed                 = applications whose final-stage outcome is passed
+--   failed_at_final_stage     = applications whose final-stage outcome is failed
+
+CREATE OR REPLACE TABLE staging.publication_counts AS
+WITH roles AS (
+    SELECT (SELECT stage_order FROM config.stages WHERE is_sift)  AS sift,
+           (SELECT stage_order FROM config.stages WHERE is_final) AS final
+),
+apps AS (
+    SELECT a.application_year AS year, a.groups,
+           a.outcomes[roles.sift] AS sift_outcome, a.outcomes[roles.final] AS final_outcome,
+           coalesce(k.entry_route, $unknown_route) AS entry_route
+    FROM core.applications AS a
+    CROSS JOIN roles
+    LEFT JOIN core.campaigns AS k USING (campaign_id)
+    WHERE a.in_funnel
+),
+long AS (
+    SELECT ch.characteristic, apps.groups[ch.position] AS group_name, apps.year,
+           apps.sift_outcome, apps.final_outcome
+    FROM apps CROSS JOIN config.characteristics AS ch
+    UNION ALL
+    SELECT 'entry_route', entry_route, year, sift_outcome, final_outcome FROM apps
+),
+groups AS (
+    SELECT characteristic, group_name, position AS group_position FROM config.groups
+    UNION ALL
+    SELECT DISTINCT 'entry_route', entry_route, NULL FROM apps
+),
+characteristics AS (
+    SELECT characteristic, position FROM config.characteristics
+    UNION ALL SELECT 'entry_route', 1000
+),
+years AS (SELECT DISTINCT year FROM apps),
+counts AS (
+    SELECT characteristic, group_name, year,
+           count(*)                                               AS applicants,
+           count(*) FILTER (WHERE sift_outcome IS NOT NULL)       AS sifted,
+           count(*) FILTER (WHERE sift_outcome = 'passed')        AS progressed_to_assessment,
+           count(*) FILTER (WHERE final_outcome = 'passed')       AS appointed,
+           count(*) FILTER (WHERE final_outcome = 'failed')       AS failed_at_final_stage
+    FROM long
+    GROUP BY characteristic, group_name, year
+),
+totals AS (
+    SELECT year,
+           count(*)                                               AS applicants,
+           count(*) FILTER (WHERE sift_outcome IS NOT NULL)       AS sifted,
+           count(*) FILTER (WHERE sift_outcome = 'passed')        AS progressed_to_assessment,
+           count(*) FILTER (WHERE final_outcome = 'passed')       AS appointed,
+           count(*) FILTER (WHERE final_outcome = 'failed')       AS failed_at_final_stage
+    FROM apps
+    GROUP BY year
+)
+SELECT ch.position AS characteristic_position, g.characteristic,
+       coalesce(g.group_position,
+                dense_rank() OVER (PARTITION BY g.characteristic ORDER BY g.group_name)) AS group_position,
+       g.group_name, y.year,
+       coalesce(c.applicants, 0)::BIGINT               AS applicants,
+       coalesce(c.sifted, 0)::BIGINT                   AS sifted,
+       coalesce(c.progressed_to_assessment, 0)::BIGINT AS progressed_to_assessment,
+       coalesce(c.appointed, 0)::BIGINT                AS appointed,
+       coalesce(c.failed_at_final_stage, 0)::BIGINT    AS failed_at_final_stage
+FROM groups AS g
+JOIN characteristics AS ch USING (characteristic)
+CROSS JOIN years AS y
+LEFT JOIN counts AS c USING (characteristic, group_name, year)
+UNION ALL
+SELECT ch.position, ch.characteristic, 100000, 'Total', t.year,
+       t.applicants, t.sifted, t.progressed_to_assessment, t.appointed, t.failed_at_final_stage
+FROM characteristics AS ch CROSS JOIN totals AS t
+ORDER BY characteristic_position, year, group_position;
