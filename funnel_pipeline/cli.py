@@ -92,6 +92,20 @@ def print_results() -> None:
               f"ratio {ratio:.2f}  p={p:.2g}")
 
 
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate a funnel configuration file and print the funnel it describes."""
+    from funnel_pipeline.funnel_config import ConfigError, describe, load_config
+
+    try:
+        config = load_config(args.path)
+    except ConfigError as exc:
+        print(f"invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    print(describe(config))
+    print("\nThe configuration is valid.")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from funnel_pipeline.settings import Settings
     from funnel_pipeline.synthetic import generate_landing

@@ -488,3 +488,44 @@ class _Reader:
             source=self.text(table, "source", "publication", required=False) or defaults.source,
             contact=self.text(table, "contact", "publication", required=False) or defaults.contact,
         )
+
+
+def describe(config: FunnelConfig) -> str:
+    """The funnel as a reviewer reads it (`funnel check-config`): stages with their
+    aliases and roles, characteristics with their groups and reference groups."""
+    lines = [f"Funnel configuration: {config.name}", f"sha256 (what the tables depend on): "
+             f"{config.sha256}", "", f"Stages ({len(config.stages)}, in funnel order):"]
+    for s in config.stages:
+        roles = [r for r, on in (("enters the funnel", s.order == 1),
+                                 ("sift stage of the publication", s.name == config.sift_stage.name),
+                                 ("final stage: appointment, recruits", s == config.final_stage))
+                 if on]
+        aliases = ", ".join(s.aliases) or "no aliases"
+        lines.append(f"  {s.order}. {s.name} ({s.label}); also: {aliases}"
+                     + (f"  [{'; '.join(roles)}]" if roles else ""))
+    lines += ["", "Outcomes:"]
+    lines += [f"  {o}: also {', '.join(a) or 'no aliases'}" for o, a in config.outcomes.items()]
+    lines += ["", f"Not stated: blank, {', '.join(config.not_stated)}", "",
+              f"Characteristics ({len(config.characteristics)}, in report order):"]
+    for c in config.characteristics:
+        how = {"delivered": f"column '{c.column}'",
+               "derived": f"derived from {c.derived_from}",
+               "age": f"age bands from column '{c.column}'"}[c.kind]
+        groups = ", ".join(f"{g}*" if g == c.reference_group else g for g in c.all_groups)
+        lines.append(f"  {c.position}. {c.name} ({c.label}; {how}"
+                     + ("; intersectional" if c.intersectional else "") + ")")
+        lines.append(f"     groups: {groups}   (* = reference group)")
+        if c.kind == "derived":
+            lines.append("     map: " + ", ".join(f"{b} → {g}" for b, g in c.mapping.items()))
+        if c.kind == "age":
+            lines.append("     bands: " + ", ".join(
+                f"{b.group} (under {b.below})" if b.below is not None else f"{b.group} (the rest)"
+                for b in c.bands))
+        if c.prefixes:
+            lines.append("     leading words: " + ", ".join(f"'{p}' → {g}" for p, g in c.prefixes.items()))
+    pairs = ", ".join(f"{a.name} x {b.name}" for a, b in config.intersections) or "none"
+    p = config.publication
+    lines += ["", f"Intersections: {pairs}",
+              f"Publication: sift stage {p.sift_stage}, counts under {p.threshold} suppressed"
+              + (f", shown counts rounded to multiples of {p.rounding_base}" if p.rounding_base else "")]
+    return "\n".join(lines)

@@ -17,12 +17,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import oracle_v11 as oracle
+import oracle
 import pytest
 from conftest import APPLICANT_HEADER, EVENT_HEADER, REPO_ROOT, read_table, write_csv
 from table_compare import assert_tables_match
 
-from funnel_pipeline import steps
+from funnel_pipeline import pipeline
 from funnel_pipeline.settings import Settings
 
 KEYS = ["characteristic", "group_name", "stage"]
@@ -65,7 +65,7 @@ def _child(settings: Settings, *, drop_dac: bool = False, extra_env: dict | None
            "FUNNEL_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
            **(extra_env or {})}
     code = ("from funnel_pipeline import steps\nfrom funnel_pipeline.settings import Settings\n"
-            "steps.run_all(Settings.from_env())\n")
+            "pipeline.run_all(Settings.from_env())\n")
     return subprocess.run([*(DROP_DAC if drop_dac else []), sys.executable, "-c", code], check=False,
                           env=env, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
 
@@ -80,7 +80,7 @@ def _last_error(result: subprocess.CompletedProcess) -> str:
 def healthy(tmp_path: Path, make_settings):
     """A published warehouse (first healthy run) and the marts it published."""
     settings = make_settings(_landing(tmp_path))
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     before = _marts(settings)
     assert before
     return settings, before
@@ -102,7 +102,7 @@ def test_read_only_database(healthy, what):
     print("observed:", error)
     assert "Permission denied" in error and str(settings.duckdb_path) in error, result.stderr[-2000:]
     assert _marts(settings) == before  # intact and readable
-    steps.run_all(settings)  # the next healthy run recovers
+    pipeline.run_all(settings)  # the next healthy run recovers
     assert {f["file_name"]: f["status"] for f in read_table(settings, "raw.landing_files")} == {
         "applicants_1.csv": "loaded", "events_1.csv": "loaded", "events_2.csv": "loaded"}
     _matches_oracle(settings)
@@ -135,18 +135,18 @@ def test_database_disk_full(tmp_path: Path, small_tmpfs):
     disk = small_tmpfs("db", "8M")
     settings = Settings(landing_dir=_landing(tmp_path), duckdb_path=disk / "funnel.duckdb",
                         reports_dir=tmp_path / "reports", duckdb_memory_limit="1GB")
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     before = _marts(settings)
     _events(settings.landing_dir / "events_2.csv", "B", 300_000)  # does not fit
     with pytest.raises(Exception) as caught:
-        steps.run_all(settings)
+        pipeline.run_all(settings)
     print("observed:", caught.value)
     assert "No space left on device" in str(caught.value)
     assert "events_2.csv" in str(caught.value) and "next run retries" in str(caught.value)
     assert _marts(settings) == before
     assert "events_2.csv" not in {f["file_name"] for f in read_table(settings, "raw.landing_files")}
     _grow(disk, "256M")
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     files = {f["file_name"]: f for f in read_table(settings, "raw.landing_files")}
     assert files["events_2.csv"]["status"] == "loaded" and files["events_2.csv"]["rows_delivered"] == 300_000
     _matches_oracle(settings)
@@ -161,17 +161,17 @@ def test_temp_directory_full(tmp_path: Path, small_tmpfs):
                         reports_dir=tmp_path / "reports", duckdb_memory_limit="40MB",
                         duckdb_temp_dir=str(spill))
     (landing / "events_2.csv").rename(tmp_path / "events_2.csv")
-    steps.run_all(settings)  # small first delivery fits in memory
+    pipeline.run_all(settings)  # small first delivery fits in memory
     before = _marts(settings)
     (tmp_path / "events_2.csv").rename(landing / "events_2.csv")
     with pytest.raises(Exception) as caught:
-        steps.run_all(settings)
+        pipeline.run_all(settings)
     message = str(caught.value)
     print("observed:", type(caught.value).__name__, message)
     assert "No space left on device" in message or "Out of Memory" in message or "out of memory" in message, message
     assert _marts(settings) == before
     _grow(spill, "512M")
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     _matches_oracle(settings)
 
 
@@ -181,7 +181,7 @@ def test_landing_folder_missing(healthy):
     settings.landing_dir.rename(moved)
     try:
         with pytest.raises(FileNotFoundError) as caught:
-            steps.run_all(settings)
+            pipeline.run_all(settings)
         print("observed:", caught.value)
         assert str(settings.landing_dir) in str(caught.value)
         assert "FUNNEL_LANDING_DIR" in str(caught.value)
@@ -189,7 +189,7 @@ def test_landing_folder_missing(healthy):
     finally:
         moved.rename(settings.landing_dir)
     _events(settings.landing_dir / "events_2.csv", "B", 30)
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     _matches_oracle(settings)
 
 
@@ -206,7 +206,7 @@ def test_landing_folder_unreadable(healthy):
     print("observed:", error)
     assert error.startswith("PermissionError: landing folder") and "cannot be read" in error, result.stderr[-2000:]
     assert _marts(settings) == before
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     _matches_oracle(settings)
 
 
@@ -222,7 +222,7 @@ def test_one_landing_file_unreadable_is_retried(healthy):
     files = {f["file_name"]: f for f in read_table(settings, "raw.landing_files")}
     assert files["events_2.csv"]["status"] == "failed"
     assert files["events_2.csv"]["reason"] == "unreadable: Permission denied"
-    steps.run_all(settings)  # readable again: loaded this time
+    pipeline.run_all(settings)  # readable again: loaded this time
     files = {f["file_name"]: f for f in read_table(settings, "raw.landing_files")}
     assert files["events_2.csv"]["status"] == "loaded"
     _matches_oracle(settings)
@@ -250,9 +250,9 @@ def _last_line(result: subprocess.CompletedProcess) -> str:
 def test_a_locked_database_is_named_with_the_holding_process(healthy, dagster_home):
     settings, before = healthy
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time\n"
+        [sys.executable, "-c", ("import duckdb, sys, time\n"
          f"con = duckdb.connect({str(settings.duckdb_path)!r})\nprint('open', flush=True)\n"
-         "time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+         "time.sleep(120)")], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
         result = _funnel_run(settings, dagster_home, FUNNEL_DUCKDB_LOCK_WAIT_SECONDS="1")
@@ -273,7 +273,7 @@ def test_a_full_disk_is_named_on_the_last_line(tmp_path: Path, small_tmpfs, dags
     disk = small_tmpfs("db", "8M")
     settings = Settings(landing_dir=_landing(tmp_path), duckdb_path=disk / "funnel.duckdb",
                         reports_dir=tmp_path / "reports", duckdb_memory_limit="1GB")
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     before = _marts(settings)
     _events(settings.landing_dir / "events_2.csv", "B", 300_000)  # does not fit
     result = _funnel_run(settings, dagster_home)

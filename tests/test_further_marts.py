@@ -14,14 +14,14 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import oracle_v11 as oracle
+import oracle
 import pytest
 from conftest import APPLICANT_HEADER, EVENT_HEADER, FIXTURES, read_table, write_csv
 from statsmodels.stats.multitest import multipletests
 from table_compare import assert_same_order, assert_tables_match, load_expected_csv
 from test_oracle import TABLE_KEYS
 
-from funnel_pipeline import steps
+from funnel_pipeline import pipeline
 from funnel_pipeline.publish import disclosure, publication, summary
 
 OPTIONAL_EXPECTED = FIXTURES / "optional-landing.expected"
@@ -53,7 +53,7 @@ def optional_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("optional")
     settings = Settings(landing_dir=FIXTURES / "optional-landing", duckdb_path=tmp / "f.duckdb",
                         reports_dir=tmp / "reports", duckdb_memory_limit="1GB")
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     return settings
 
 
@@ -105,7 +105,7 @@ def test_summary_names_top_drop_out(optional_run):
 def test_rebuild_is_idempotent(optional_run):
     before = {t: read_table(optional_run, f"marts.{t}", order_by=_order_by(t)) for t in TABLE_KEYS}
     rejected = len(read_table(optional_run, "quality.rejected_rows"))
-    steps.run_all(optional_run)
+    pipeline.run_all(optional_run)
     for t in TABLE_KEYS:
         assert read_table(optional_run, f"marts.{t}", order_by=_order_by(t)) == before[t]
     assert len(read_table(optional_run, "quality.rejected_rows")) == rejected
@@ -209,7 +209,7 @@ def build_edge_landing(folder: Path, *, route_c1: str = "PCDA") -> Path:
 def edge_run(tmp_path, make_settings):
     landing = build_edge_landing(tmp_path / "landing")
     settings = make_settings(landing)
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     return settings, oracle.compute_all(landing)
 
 
@@ -252,10 +252,10 @@ def test_incremental_campaign_file_changes_routes(tmp_path, make_settings):
     held_back = tmp_path / "campaigns_02.csv"
     shutil.move(late, held_back)
     settings = make_settings(landing)
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     assert {r["campaign_id"] for r in read_table(settings, "core.campaigns")} == {"C1", "C2", "C9"}
     shutil.move(held_back, late)
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     _check_against(settings, oracle.compute_all(landing), TABLE_KEYS)
 
 
@@ -355,7 +355,7 @@ def test_publication_suppression(tmp_path, make_settings, threshold):
 
     landing = build_edge_landing(tmp_path / "landing")
     settings = dataclasses.replace(make_settings(landing), suppression_threshold=threshold)
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     rows = _read_export_csv(settings)
     assert any(r[m] == "[c]" for r in rows for m in publication.MEASURES)
     _assert_disclosure_safe(rows, threshold)
@@ -398,7 +398,7 @@ def test_formula_like_input_exported_as_text(tmp_path, make_settings):
     extra = [[f"C{10 + i}", value, "", "", ""] for i, value in enumerate(FORMULAS[1:])]
     write_csv(landing / "campaigns_03.csv", CAMPAIGN_HEADER, extra)
     settings = make_settings(landing)
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     xlsx = Path(settings.reports_dir) / "exports" / "annual_publication.xlsx"
     workbook = load_workbook(xlsx)  # formulas would load as '=…' with data_type 'f'
     sheet = workbook["entry_route"]

@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import oracle_v11 as oracle
+import oracle
 import pyarrow as pa
 import pyarrow.parquet as pq
 from conftest import APPLICANT_HEADER, EVENT_HEADER, read_table
@@ -34,7 +34,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from table_compare import assert_tables_match
 
-from funnel_pipeline import steps
+from funnel_pipeline import pipeline
 from funnel_pipeline.settings import Settings
 
 KEYS = ["characteristic", "group_name", "stage"]
@@ -241,7 +241,7 @@ def _write(folder: Path, valid_folder: Path, outside: Path, specs: list[dict]) -
 
 
 def _check(folder: Path, valid_folder: Path, delivered: list[Delivered], settings: Settings) -> None:
-    steps.run_all(settings)  # (c) must not raise
+    pipeline.run_all(settings)  # (c) must not raise
     files = {f["file_name"]: f for f in read_table(settings, "raw.landing_files")}
     rejected = read_table(settings, "quality.rejected_rows")
     # (b) every rejection has a reason

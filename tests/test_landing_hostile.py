@@ -9,14 +9,15 @@ import json
 import os
 from pathlib import Path
 
-import oracle_v11 as oracle
+import oracle
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import EVENT_HEADER, read_table, write_csv
 from table_compare import assert_tables_match
 
-from funnel_pipeline import steps
+from funnel_pipeline import core, pipeline
+from funnel_pipeline.raw import ingest
 
 HEADER = ",".join(EVENT_HEADER) + "\n"
 KEYS = ["characteristic", "group_name", "stage"]
@@ -38,9 +39,9 @@ def _rejected(settings, file_name: str) -> dict[int, dict]:
 
 
 def _load(settings) -> None:
-    steps.ingest(settings)
-    steps.build_events(settings)
-    steps.build_applicants(settings)
+    ingest(settings)
+    core.build_events(settings)
+    core.build_applicants(settings)
 
 
 def _assert_accounted(settings, file_name: str) -> None:
@@ -232,7 +233,7 @@ def test_parquet_with_typed_columns_is_cast_to_text(landing, make_settings):
     data = (landing / "events_typed.parquet").read_bytes()
     (landing / "events_truncated.parquet").write_bytes(data[: len(data) // 2])
     settings = make_settings(landing)
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     files = _files(settings)
     assert files["events_truncated.parquet"]["status"] == "failed"
     assert files["events_truncated.parquet"]["reason"] == "not a readable Parquet file"
@@ -300,9 +301,9 @@ def test_malformed_rows_and_reloads_are_idempotent(landing, make_settings):
     (landing / "events_1.csv").write_text(
         HEADER + "E1,A1,C1,application,passed,2023-01-01\nE2,A1\n\nE3,A2,C1,application,passed,2023-01-01\n")
     settings = make_settings(landing)
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     before = {t: read_table(settings, t) for t in ("raw.event_rows", "quality.rejected_rows")}
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     after = {t: read_table(settings, t) for t in ("raw.event_rows", "quality.rejected_rows")}
     assert len(before["quality.rejected_rows"]) == len(after["quality.rejected_rows"]) == 2
     assert before["raw.event_rows"] == after["raw.event_rows"]

@@ -17,7 +17,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:  # works with or without tests/__init__.py
     sys.path.insert(0, str(TESTS_DIR))
 
-import oracle_v11 as oracle
+import oracle
 from table_compare import (
     assert_same_order,
     assert_tables_match,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from funnel_pipeline import steps
+from funnel_pipeline import pipeline
 from funnel_pipeline.publish.publication import export_publication
 
 COUNT_COLUMNS = ("applicants", "sifted", "progressed_to_assessment", "appointed",
@@ -23,7 +23,7 @@ def test_xlsx_export_converts_in_libreoffice_with_suppression(make_settings, tmp
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     assert soffice, "LibreOffice is missing: run scripts/install-system-deps.sh"
     settings = make_settings(FIXTURES / "optional-landing")
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     paths = export_publication(settings)
     out = tmp_path / "converted"
     proc = subprocess.run(

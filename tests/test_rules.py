@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import oracle_v11 as oracle
+import oracle
 import pytest
 from conftest import APPLICANT_HEADER, EVENT_HEADER, read_table, write_csv
 from table_compare import assert_tables_match
 
-from funnel_pipeline import steps
+from funnel_pipeline import pipeline
 
 KEYS = ["characteristic", "group_name", "stage"]
 
@@ -24,7 +24,7 @@ def _all_row(settings, stage: str) -> dict:
 
 
 def _run_and_check_against_oracle(settings, landing: Path) -> None:
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     assert_tables_match(read_table(settings, "marts.stage_pass_rates"),
                         oracle.compute_all(landing)["stage_pass_rates"], keys=KEYS)
 
@@ -120,7 +120,7 @@ def test_conflict_arriving_later_rejects_the_earlier_copy(landing, make_settings
     write_csv(landing / "events_1.csv", EVENT_HEADER, [
         ["E1", "A1", "C1", "application", "passed", "2023-01-01"]])
     settings = make_settings(landing)
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     assert _all_row(settings, "application")["passed"] == 1
     write_csv(landing / "events_2.csv", EVENT_HEADER, [
         ["E1", "A1", "C1", "application", "failed", "2023-01-01"]])
@@ -142,7 +142,7 @@ def test_unreadable_files_fail_and_the_rest_loads(landing, make_settings):
     (landing / "events_bad.parquet").write_bytes(b"PAR1 truncated")
     (landing / "readme.md").write_text("hello")
     settings = make_settings(landing)
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     files = {f["file_name"]: f for f in read_table(settings, "raw.landing_files")}
     assert files["events_1.csv"]["status"] == "loaded"
     for name in ("events_binary.csv", "events_notes.txt", "events_bad.parquet", "readme.md"):
@@ -239,6 +239,6 @@ def test_later_applicants_file_wins(landing, make_settings):
 def test_run_all_reports_what_it_ingested(landing, make_settings):
     write_csv(landing / "events_1.csv", EVENT_HEADER, [
         ["E1", "A1", "C1", "application", "passed", "2023-01-01"]])
-    summary = steps.run_all(make_settings(landing))
+    summary = pipeline.run_all(make_settings(landing))
     assert (summary.files_new, summary.loaded, summary.failed) == (2, 2, 0)
     assert summary.rows_by_kind["events"] == 1

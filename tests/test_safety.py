@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import APPLICANT_HEADER, EVENT_HEADER, read_table, write_csv
 
-from funnel_pipeline import steps
+from funnel_pipeline import pipeline
 
 INJECTION = "'); DROP TABLE core.events; --"
 FORMULAS = ["=HYPERLINK(\"http://x\")", "+SUM(1)", "-2+3", "@cmd", "=1;DROP", "\t=tab"]
@@ -26,8 +26,8 @@ def test_injection_in_every_field_header_and_file_name_loads_as_data(tmp_path: P
     write_csv(landing / f"applicants_{INJECTION}.csv", [*APPLICANT_HEADER, odd_header], [
         [INJECTION, INJECTION, INJECTION, INJECTION, INJECTION, INJECTION]])
     settings = make_settings(landing)
-    steps.run_all(settings)
-    steps.run_all(settings)  # and again: still nothing executed
+    pipeline.run_all(settings)
+    pipeline.run_all(settings)  # and again: still nothing executed
     files = {f["file_name"]: f for f in read_table(settings, "raw.landing_files")}
     assert files[name]["status"] == "loaded"
     assert files[name]["rows_delivered"] == 2
@@ -55,7 +55,7 @@ def test_formula_like_values_are_kept_verbatim(tmp_path: Path, make_settings):
     write_csv(landing / "applicants_1.csv", APPLICANT_HEADER, [
         [value, value, value, value, value] for value in FORMULAS])
     settings = make_settings(landing)
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     raw = read_table(settings, "raw.event_rows", order_by="row_number")
     assert [r["applicant_id"] for r in raw] == FORMULAS
     assert [json.loads(r["extra_columns"])["comment"] for r in raw] == FORMULAS
@@ -81,7 +81,7 @@ def test_parquet_column_names_with_quotes_are_identifiers_not_sql(tmp_path: Path
         evil: [INJECTION], "file_row_number": ["kept"],
     }), landing / f"events_{INJECTION}.parquet")
     settings = make_settings(landing)
-    steps.run_all(settings)
+    pipeline.run_all(settings)
     (raw,) = read_table(settings, "raw.event_rows")
     assert raw["row_number"] == 1
     assert json.loads(raw["extra_columns"]) == {evil: INJECTION, "file_row_number": "kept"}

@@ -17,9 +17,17 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import APPLICANT_HEADER, EVENT_HEADER, REPO_ROOT, materialize_all, read_table, write_csv
+from conftest import (
+    APPLICANT_HEADER,
+    EVENT_HEADER,
+    REPO_ROOT,
+    materialize_all,
+    read_table,
+    write_csv,
+)
 
-from funnel_pipeline import landing, steps
+from funnel_pipeline import raw
+from funnel_pipeline.raw import ingest
 
 
 def _event_rows(prefix: str, n: int) -> list[list[object]]:
@@ -63,7 +71,7 @@ def test_a_file_still_being_appended_to_is_not_loaded_until_it_settles(tmp_path,
 
     settings = dataclasses.replace(settings, landing_settle_seconds=2, landing_max_wait_seconds=3)
     try:
-        summary = steps.ingest(settings)
+        summary = ingest(settings)
     finally:
         stop.set()
         writer.join()
@@ -73,7 +81,7 @@ def test_a_file_still_being_appended_to_is_not_loaded_until_it_settles(tmp_path,
 
     old = time.time() - 60  # the writer is done: the file settles
     os.utime(growing, (old, old))
-    summary = steps.ingest(settings)
+    summary = ingest(settings)
     assert summary.unsettled == [] and summary.loaded == 1
     record = _files(settings)["events_2.csv"]
     lines = growing.read_text(encoding="utf-8").splitlines()
@@ -88,7 +96,7 @@ def test_a_young_file_is_waited_for_and_then_loaded(tmp_path, make_settings):
     settings = dataclasses.replace(make_settings(folder), landing_settle_seconds=2,
                                    landing_max_wait_seconds=10)
     started = time.monotonic()
-    summary = steps.ingest(settings)  # files were written just now
+    summary = ingest(settings)  # files were written just now
     waited = time.monotonic() - started
     assert summary.loaded == 2 and summary.unsettled == []
     assert waited >= 1.5, f"loaded files younger than the settle time after {waited:.1f} s"
@@ -97,7 +105,7 @@ def test_a_young_file_is_waited_for_and_then_loaded(tmp_path, make_settings):
 def test_a_file_that_changes_while_it_is_read_is_not_kept(tmp_path, make_settings, monkeypatch):
     folder = _landing(tmp_path)
     settings = make_settings(folder)
-    copy_csv = landing._copy_csv
+    copy_csv = raw._copy_csv
     appended: list[Path] = []
 
     def copy_then_append(con, path, *args, **kwargs):
@@ -108,13 +116,13 @@ def test_a_file_that_changes_while_it_is_read_is_not_kept(tmp_path, make_setting
             appended.append(path)
         return rows
 
-    monkeypatch.setattr(landing, "_copy_csv", copy_then_append)
-    summary = steps.ingest(settings)
+    monkeypatch.setattr(raw, "_copy_csv", copy_then_append)
+    summary = ingest(settings)
     assert summary.changed_while_read == ["events_1.csv"]
     assert "events_1.csv" not in _files(settings)
     assert read_table(settings, "raw.event_rows") == []  # nothing of it kept
 
-    summary = steps.ingest(settings)  # next run: loaded whole, hash of what was read
+    summary = ingest(settings)  # next run: loaded whole, hash of what was read
     record = _files(settings)["events_1.csv"]
     assert summary.changed_while_read == [] and record["rows_delivered"] == 61
     assert record["sha256"] == hashlib.sha256((folder / "events_1.csv").read_bytes()).hexdigest()
@@ -128,7 +136,7 @@ def test_identical_bytes_are_a_duplicate_only_within_one_kind_of_file(tmp_path, 
     (folder / "events_1.csv").write_text(header_only, encoding="utf-8")
     (folder / "events_2.csv").write_text(header_only, encoding="utf-8")
     settings = make_settings(folder)
-    steps.ingest(settings)
+    ingest(settings)
     files = _files(settings)
     assert files["applicants_1.csv"]["status"] == "loaded"
     assert files["events_1.csv"]["status"] == "loaded"

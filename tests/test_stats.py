@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import fisher_exact
 from statsmodels.stats.proportion import proportion_confint
 
-from funnel_pipeline import contract, models, stats, warehouse
+from funnel_pipeline import marts, models, stats, warehouse
 
 CASES = [(0, 1), (1, 1), (0, 7), (7, 7), (3, 10), (52, 127), (661, 719), (1, 2000), (999, 1000)]
 
@@ -17,7 +17,8 @@ def test_wilson_sql_matches_statsmodels(passed: int, decided: int):
     con = _metrics_database()
     con.execute(
         "CREATE TABLE staging.group_stage_counts AS SELECT 'stage_pass_rates' AS source_table, "
-        "NULL::VARCHAR AS campaign_id, NULL::VARCHAR AS entry_route, 'all' AS characteristic, "
+        "NULL::VARCHAR AS campaign_id, NULL::VARCHAR AS entry_route, "
+        "NULL::INTEGER AS application_year, 'all' AS characteristic, "
         "'All' AS group_name, NULL::VARCHAR AS reference_group, 'sift' AS stage, 2 AS stage_order, "
         "?::BIGINT AS applications, ?::BIGINT AS passed, ?::BIGINT AS failed, 0::BIGINT AS withdrawn, "
         "0::BIGINT AS pending, false AS comparable", [decided, passed, decided - passed])
@@ -39,7 +40,7 @@ def _metrics_database() -> duckdb.DuckDBPyConnection:
 
 def _build_metrics(con: duckdb.DuckDBPyConnection) -> None:
     warehouse.run_sql_file(con, "marts/group_stage_metrics.sql",
-                           {"z": contract.WILSON_Z, "threshold": 0.8, "alpha": 0.05})
+                           marts.parameters())
 
 
 def test_fisher_p_values_are_looked_up_in_the_cache_and_unused_ones_pruned():
@@ -48,10 +49,11 @@ def test_fisher_p_values_are_looked_up_in_the_cache_and_unused_ones_pruned():
     con = _metrics_database()
     con.execute(
         "CREATE TABLE staging.group_stage_counts AS SELECT * FROM (VALUES "
-        "('stage_pass_rates', NULL, NULL, 'ethnicity', 'White', 'White', 'sift', 2, 100, 60, 40, 0, 0, true),"
-        "('stage_pass_rates', NULL, NULL, 'ethnicity', 'Black', 'White', 'sift', 2, 50, 20, 30, 0, 0, true),"
-        "('stage_pass_rates', NULL, NULL, 'ethnicity', 'Asian', 'White', 'sift', 2, 40, 25, 15, 0, 0, true)"
-        ") AS t(source_table, campaign_id, entry_route, characteristic, group_name, reference_group, "
+        "('stage_pass_rates', NULL, NULL, NULL, 'ethnicity', 'White', 'White', 'sift', 2, 100, 60, 40, 0, 0, true),"
+        "('stage_pass_rates', NULL, NULL, NULL, 'ethnicity', 'Black', 'White', 'sift', 2, 50, 20, 30, 0, 0, true),"
+        "('stage_pass_rates', NULL, NULL, NULL, 'ethnicity', 'Asian', 'White', 'sift', 2, 40, 25, 15, 0, 0, true)"
+        ") AS t(source_table, campaign_id, entry_route, application_year, characteristic, group_name, "
+        "reference_group, "
         "stage, stage_order, applications, passed, failed, withdrawn, pending, comparable)")
     # the Black row's table, with a marker p no real test gives; and an entry nobody uses
     con.execute("INSERT INTO core.fisher_p_values VALUES (20, 30, 60, 40, 0.123456, "

@@ -31,13 +31,13 @@ from conftest import (
     write_csv,
 )
 
-from funnel_pipeline import steps, warehouse
+from funnel_pipeline import warehouse
 from funnel_pipeline.publish import publication
 from funnel_pipeline.quality import checks, mart_suites
 from funnel_pipeline.settings import Settings
 
 DIRTY = FIXTURES / "dirty-landing"
-MART_KEYS = [f"marts/{m}" for m in steps.MARTS]
+MART_KEYS = [f"marts/{m}" for m in marts.MART_NAMES]
 
 
 # --- fixtures ---------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def _all_specs() -> dict[tuple[str, str], str]:
 
 
 def _marts_snapshot(settings: Settings) -> dict[str, list[dict]]:
-    return {m: read_table(settings, f"marts.{m}") for m in steps.MARTS}
+    return {m: read_table(settings, f"marts.{m}") for m in marts.MART_NAMES}
 
 
 def _history(settings: Settings, run_id: str | None = None) -> list[dict]:
@@ -581,16 +581,16 @@ def _run_core_round(copy_of, tmp_path, monkeypatch, instance, sql: dict[str, str
     before = _marts_snapshot(settings)
     _tamper_sql(monkeypatch, sql)
     if after_ingest:
-        original = steps.ingest
+        original = raw.ingest
 
         def ingest(s, run_id=None):
             summary = original(s, run_id)
-            with steps.open_warehouse(s) as con:
+            with warehouse.open_warehouse(s) as con:
                 for statement in warehouse.split_statements(after_ingest):
                     con.execute(statement)
             return summary
 
-        monkeypatch.setattr(steps, "ingest", ingest)
+        monkeypatch.setattr(assets_raw, "ingest", ingest)
     result = materialize_all(settings, instance)
     assert not result.success
     assert _marts_snapshot(settings) == before

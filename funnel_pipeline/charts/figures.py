@@ -55,18 +55,19 @@ def funnel_overall(rates: pd.DataFrame, *, labels: Labels, width: int = DEFAULT_
     if d.empty:
         return no_data(title, "No applications have been loaded yet.", width)
     total = fr.applications(d).get(ALL_GROUP, 0)
-    labels = [labels.stage_label(s) for s in d["stage"]]
+    stage_labels = [labels.stage_label(s) for s in d["stage"]]
     shares = [
         fr.num(c) if fr.num(c) is not None else (fr.count(p) / total if total else None)
         for c, p in zip(d["cumulative_pass_rate"], d["passed"])
     ]
     text = [f"{fr.count(p):,} ({pct(s)})" for p, s in zip(d["passed"], shares)]
     hover = [
-        hover_text("All applicants", lab, row, None) for lab, (_, row) in zip(labels, d.iterrows())
+        hover_text("All applicants", lab, row, None)
+        for lab, (_, row) in zip(stage_labels, d.iterrows())
     ]
     fig = go.Figure(
         go.Funnel(
-            y=labels,
+            y=stage_labels,
             x=[fr.count(p) for p in d["passed"]],
             text=text,
             textinfo="text",
@@ -87,7 +88,7 @@ def funnel_overall(rates: pd.DataFrame, *, labels: Labels, width: int = DEFAULT_
             f"{total:,} applications. Bar length: number who passed the stage; in brackets, as a share of all applications."
         ],
         width=width,
-        plot_height=44 * len(labels),
+        plot_height=44 * len(stage_labels),
         left=130,
         bottom_axis=10,
     )
@@ -125,10 +126,10 @@ def funnel_by_group(
             hidden[glabel] = stages
             continue
         gd = d.loc[d["group_name"] == g]
-        labels = [labels.stage_label(s) for s in gd["stage"]]
+        stage_labels = [labels.stage_label(s) for s in gd["stage"]]
         fig.add_trace(
             go.Scatter(
-                x=labels,
+                x=stage_labels,
                 y=[fr.num(v) for v in gd["cumulative_pass_rate"]],
                 mode="lines+markers",
                 name=glabel + (" (reference)" if g == reference else ""),
@@ -140,7 +141,7 @@ def funnel_by_group(
                 marker={"size": 7, "symbol": "square" if g == reference else "circle"},
                 hovertext=[
                     f"<b>{glabel}</b> — {lab}<br>{fr.count(p):,} of {sizes[g]:,} applications passed this stage ({pct(fr.num(c), 1)})"
-                    for lab, p, c in zip(labels, gd["passed"], gd["cumulative_pass_rate"])
+                    for lab, p, c in zip(stage_labels, gd["passed"], gd["cumulative_pass_rate"])
                 ],
                 hovertemplate="%{hovertext}<extra></extra>",
             )

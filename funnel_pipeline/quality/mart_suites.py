@@ -92,12 +92,14 @@ def _rate_rules() -> list[dict[str, Any]]:
         _unit("fisher_p_value", "Fisher exact test p-value"),
         _rows("select * from {batch} where (adverse_impact_ratio is null) <> (air_ci_low is null) "
               "or (adverse_impact_ratio is null) <> (air_ci_high is null) "
-              f"or air_ci_low > adverse_impact_ratio + {EPS} "
-              f"or adverse_impact_ratio > air_ci_high + {EPS}",
+              "or air_ci_low > air_ci_high or air_ci_low <= 0 "
+              f"or passed > 0 and (air_ci_low > adverse_impact_ratio + {EPS} "
+              f"or adverse_impact_ratio > air_ci_high + {EPS})",
               "ratio_inside_its_interval",
-              "Every adverse-impact ratio lies inside its own 95% interval (low <= ratio <= "
+              "Every adverse-impact ratio lies inside its own 95% interval (0 < low <= ratio <= "
               "high), and a ratio and its interval are either all present or all empty "
-              "(CONTRACT.md section 10)."),
+              "(CONTRACT.md section 10). A group with no pass has ratio 0 and the interval of "
+              "the corrected counts (a + 0.5 …), which lies above it."),
     ]
 
 
