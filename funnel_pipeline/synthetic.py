@@ -296,6 +296,10 @@ GAY_SPELLINGS_BY_SEX = (
     ("Gay woman", "Lesbian", "Gay or Lesbian"),
     ("Gay or Lesbian", "Gay"),
 )
+#: dirty: stage and outcome spellings no funnel should know (a configured funnel's own
+#: spellings are left out; the first three that remain are used)
+UNKNOWN_STAGES = ("interview", "Fitness test", "Medical")
+UNKNOWN_OUTCOMES = ("pending", "on hold", "deferred")
 #: dirty: values the contract does not recognise (-> Not stated, reported)
 UNRECOGNISED_VALUES = {"sex": "Mael", "ethnicity": "Whte: British", "disability": "N/K",
                        "sexual_orientation": "Hetrosexual"}
@@ -406,6 +410,20 @@ def _epoch(day: str) -> int:
 # --- The generator ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _DirtyStages:
+    """Stage orders the planted bad event rows use (see `_Generator._dirty_stages`)."""
+
+    #: out of sequence: a fail at this stage, then a pass at the next
+    failed: int
+    #: a superseding appeal: a fail, then a later pass, at this stage
+    appeal: int
+    #: the stage of the unknown-outcome rows
+    unknown_outcome: int
+    #: the stage of the blank-field rows
+    blank: int
+
+
 def generate_landing(
     target: Path,
     *,
@@ -479,6 +497,18 @@ class _Generator:
         self.dirty, self.optional_files, self.epf = dirty, optional_files, events_per_file
         self.planted: dict[str, int] = {}
         self.rows_by_file: dict[str, int] = {}
+        # the funnel's shape, read by the shared steps (placing, dirty rows, writing
+        # events); the default force's values here, a configured funnel's in
+        # _ConfigGenerator
+        self.n_stages = len(STAGE_MODEL)
+        #: event ids are app_idx * slots + slot: 1..n_stages the stages, n_stages + 1 a
+        #: superseding appeal, n_stages + 2 the planted bad rows (ids never collide)
+        self.slots = 8
+        self.stage_names: tuple[str, ...] = tuple(m.name for m in STAGE_MODEL)
+        self.stage_spellings: dict[int, tuple[str, ...]] = STAGE_SPELLINGS
+        self.outcome_spellings: dict[int, tuple[str, ...]] = OUTCOME_SPELLINGS
+        self.unknown_stages: tuple[str, ...] = UNKNOWN_STAGES
+        self.unknown_outcomes: tuple[str, ...] = UNKNOWN_OUTCOMES
 
     # -- plumbing
     def sql(self, text: str, params: list | None = None):
@@ -686,17 +716,19 @@ class _Generator:
     def _pick_applications(self) -> None:
         """Choose the applications that carry planted bad rows (each used once)."""
         cutoff = _epoch(DATA_CUTOFF)
+        d = self._dirty_stages()
         self.sql("CREATE TABLE picks(kind VARCHAR, j INTEGER, app_idx BIGINT)")
         plan = [
             # kind, how many, condition
             ("orphan_application", 3, "n_ev >= 2"),
             ("conflicting_duplicate", 3, "o2 = 0"),
-            ("out_of_sequence", 3, f"o3 = 1 AND n_ev = 3 AND t3 + 21 * 86400 <= {cutoff}"),
-            ("superseding_appeal", 3, f"o4 = 1 AND t4 + 45 * 86400 <= {cutoff}"),
+            ("out_of_sequence", 3,
+             f"o{d.failed} = 1 AND n_ev = {d.failed} AND t{d.failed} + 21 * 86400 <= {cutoff}"),
+            ("superseding_appeal", 3, f"o{d.appeal} = 1 AND t{d.appeal} + 45 * 86400 <= {cutoff}"),
             ("unknown_stage", 3, "n_ev >= 2"),
-            ("unknown_outcome", 3, "n_ev >= 3"),
+            ("unknown_outcome", 3, f"n_ev >= {d.unknown_outcome}"),
             ("bad_timestamp", 4, "n_ev >= 2"),
-            ("blank_required", 6, "n_ev >= 4"),
+            ("blank_required", 6, f"n_ev >= {d.blank}"),
         ]
         for salt, (kind, k, where) in enumerate(plan, start=950):
             self.sql(f"""
@@ -744,6 +776,15 @@ class _Generator:
         later = [f for f in csvs if len(years) > 1 and f[0] >= years[1]]
         self.bom_file = (later or csvs or [(0, 0, None)])[0][2]
 
+    def _dirty_stages(self) -> _DirtyStages:
+        """Where the planted bad rows go, from the number of stages alone (so the default's
+        five stages give exactly today's rows: out of sequence at vetting after a failed
+        assessment, the appeal at vetting, the unknown outcome at assessment, the blank
+        fields at vetting)."""
+        n = self.n_stages
+        return _DirtyStages(failed=max(1, n - 2), appeal=max(1, n - 1),
+                            unknown_outcome=min(3, n), blank=min(4, n))
+
     def _dirty_events(self) -> None:
         self.sql("""CREATE TABLE dirty(seq INTEGER, kind VARCHAR, event_id VARCHAR,
                     applicant_id VARCHAR, campaign_id VARCHAR, stage VARCHAR, outcome VARCHAR,
@@ -753,44 +794,50 @@ class _Generator:
         iso = "strftime(make_timestamp(({t})::BIGINT * 1000000), '%Y-%m-%dT%H:%M:%SZ')"
         base = ("FROM picks p JOIN apps a USING (app_idx) JOIN campaigns cam ON cam.c = a.c "
                 "WHERE p.kind = '{kind}'")
-        eid = "printf('E%010d', a.app_idx * 8 + {slot})"
+        eid = f"printf('E%010d', a.app_idx * {self.slots} + {{slot}})"
         aid = "printf('P%08d', a.i + 1)"
 
         def add(kind: str, cols: str) -> None:
             self.sql(f"INSERT INTO dirty SELECT 0, '{kind}', {cols} {base.format(kind=kind)} "
                      "ORDER BY p.j")
 
-        # a real sift pass, again with another outcome -> both copies rejected
+        d = self._dirty_stages()
+        name = self.stage_names
+        misc = self.n_stages + 2
+        # a real pass at the second stage (sift), again with another outcome -> both
+        # copies rejected
         add("conflicting_duplicate",
-            f"{eid.format(slot=2)}, {aid}, cam.campaign_id, 'sift', 'failed', "
+            f"{eid.format(slot=2)}, {aid}, cam.campaign_id, {_q(name[1])}, 'failed', "
             f"{iso.format(t='a.t2 + 3600')}")
-        # a vetting pass after a failed assessment (slot 4 is the unused vetting id)
+        # a pass at the next stage (vetting) after a failed one (assessment); its slot is
+        # the unused id of that next stage
         add("out_of_sequence",
-            f"{eid.format(slot=4)}, {aid}, cam.campaign_id, 'Vetting', 'passed', "
-            f"{iso.format(t='a.t3 + 21 * 86400')}")
-        # a vetting appeal upheld 45 days after the fail: supersedes it
+            f"{eid.format(slot=d.failed + 1)}, {aid}, cam.campaign_id, "
+            f"{_q(name[d.failed][:1].upper() + name[d.failed][1:])}, 'passed', "
+            f"{iso.format(t=f'a.t{d.failed} + 21 * 86400')}")
+        # an appeal (vetting) upheld 45 days after the fail: supersedes it
         add("superseding_appeal",
-            f"{eid.format(slot=6)}, {aid}, cam.campaign_id, 'vetting', 'Passed', "
-            f"{iso.format(t='a.t4 + 45 * 86400')}")
+            f"{eid.format(slot=self.n_stages + 1)}, {aid}, cam.campaign_id, "
+            f"{_q(name[d.appeal - 1])}, 'Passed', {iso.format(t=f'a.t{d.appeal} + 45 * 86400')}")
         add("unknown_stage",
-            f"{eid.format(slot=7)}, {aid}, cam.campaign_id, "
-            "['interview', 'Fitness test', 'Medical'][p.j + 1], 'passed', "
+            f"{eid.format(slot=misc)}, {aid}, cam.campaign_id, "
+            f"{_list(self.unknown_stages)}[p.j + 1], 'passed', "
             f"{iso.format(t='a.t2 + 2 * 86400')}")
         add("unknown_outcome",
-            f"{eid.format(slot=7)}, {aid}, cam.campaign_id, 'assessment', "
-            "['pending', 'on hold', 'deferred'][p.j + 1], "
-            f"{iso.format(t='a.t3 + 86400')}")
+            f"{eid.format(slot=misc)}, {aid}, cam.campaign_id, {_q(name[d.unknown_outcome - 1])}, "
+            f"{_list(self.unknown_outcomes)}[p.j + 1], "
+            f"{iso.format(t=f'a.t{d.unknown_outcome} + 86400')}")
         add("bad_timestamp",
-            f"{eid.format(slot=7)}, {aid}, cam.campaign_id, 'sift', 'passed', "
+            f"{eid.format(slot=misc)}, {aid}, cam.campaign_id, {_q(name[1])}, 'passed', "
             "['31/02/2021', 'yesterday', '2023-02-30', '13/05/2023 09:00'][p.j + 1]")
         # one required column blank per row: NULL (empty CSV field) or '' / white space
         add("blank_required",
-            f"CASE WHEN p.j = 0 THEN NULL ELSE {eid.format(slot=7)} END, "
+            f"CASE WHEN p.j = 0 THEN NULL ELSE {eid.format(slot=misc)} END, "
             f"CASE WHEN p.j = 1 THEN '' ELSE {aid} END, "
             "CASE WHEN p.j = 2 THEN NULL ELSE cam.campaign_id END, "
-            "CASE WHEN p.j = 3 THEN '' ELSE 'vetting' END, "
+            f"CASE WHEN p.j = 3 THEN '' ELSE {_q(name[d.blank - 1])} END, "
             "CASE WHEN p.j = 4 THEN '  ' ELSE 'passed' END, "
-            f"CASE WHEN p.j = 5 THEN NULL ELSE {iso.format(t='a.t4 + 86400')} END")
+            f"CASE WHEN p.j = 5 THEN NULL ELSE {iso.format(t=f'a.t{d.blank} + 86400')} END")
         for kind in ("conflicting_duplicate", "out_of_sequence", "superseding_appeal",
                      "unknown_stage", "unknown_outcome", "bad_timestamp", "blank_required"):
             self.planted[kind] = int(self.scalar(
@@ -854,11 +901,14 @@ class _Generator:
         """
         epf = self.epf
         stage = "CASE s " + " ".join(
-            f"WHEN {k} THEN {_pick(v, 'en', 201)}" for k, v in STAGE_SPELLINGS.items()) + " END"
+            f"WHEN {k} THEN {_pick(v, 'en', 201)}" for k, v in self.stage_spellings.items()
+        ) + " END"
         outcome = "CASE o " + " ".join(
-            f"WHEN {k} THEN {_pick(v, 'en', 202)}" for k, v in OUTCOME_SPELLINGS.items()) + " END"
-        t = "CASE s WHEN 1 THEN t1 WHEN 2 THEN t2 WHEN 3 THEN t3 WHEN 4 THEN t4 ELSE t5 END"
-        o = "CASE s WHEN 1 THEN o1 WHEN 2 THEN o2 WHEN 3 THEN o3 WHEN 4 THEN o4 ELSE o5 END"
+            f"WHEN {k} THEN {_pick(v, 'en', 202)}" for k, v in self.outcome_spellings.items()
+        ) + " END"
+        n = self.n_stages
+        t = "CASE s " + "".join(f"WHEN {k} THEN t{k} " for k in range(1, n)) + f"ELSE t{n} END"
+        o = "CASE s " + "".join(f"WHEN {k} THEN o{k} " for k in range(1, n)) + f"ELSE o{n} END"
         campaign = _list(tuple(c.campaign_id for c in CAMPAIGNS)) + "[c + 1]"
         # occurred_at: 45% ...Z, 15% UK local time with offset, 20% 'YYYY-MM-DD HH:MM:SS'
         # (UTC, no offset), 20% a bare date
@@ -872,7 +922,7 @@ class _Generator:
         numeric = f"""
             SELECT 1 AS _h, hh(en, 203) AS _k, en, i, c::TINYINT AS c, s, tt, o, {payload}
             FROM (
-                SELECT i, c, app_idx * 8 + s AS en, s, {t} AS tt, {o} AS o
+                SELECT i, c, app_idx * {self.slots} + s AS en, s, {t} AS tt, {o} AS o
                 FROM (SELECT *, unnest(range(1, n_ev::BIGINT + 1)) AS s FROM placed
                       WHERE year = {year} AND first_part <= {part} AND last_part >= {part})
                 WHERE NOT (orphan AND s = 1)
