@@ -317,6 +317,22 @@ POPULATION_SHARES: tuple[tuple[str, str, str], ...] = (
     ("sexual_orientation", "Bisexual", "0.013"), ("sexual_orientation", "Other", "0.005"),
     ("lgbt_plus", "No", "0.965"), ("lgbt_plus", "Yes", "0.035"),
 )
+#: leavers (CONTRACT.md section 9): the chance that a recruit leaves in the first, second
+#: and third year after the start (then none do: the file covers three years)
+LEAVING_BY_YEAR = (0.12, 0.07, 0.05)
+#: the retention gap: recruits of that group leave this many times as often in their first
+#: year, and this many times in the two years after
+RETENTION_GAP_FIRST_YEAR = 2.0
+RETENTION_GAP_LATER_YEARS = 1.3
+#: the default force's retention-gap group (a configured funnel's: `planted_retention_gap`)
+RETENTION_GAP = ("sex", "Female")
+LEAVING_REASONS: tuple[str | None, ...] = (
+    "Resigned", "Resigned", "Resigned", "Resigned: career change", "Resigned: family reasons",
+    "Resigned: relocation", "Transferred to another force", "Transferred to another force",
+    "Failed probation", "Dismissed", "Medical retirement", None)
+#: leavers rows of people who never became a recruit (valid rows, belonging to none)
+LEAVERS_NO_RECRUIT = 3
+
 POPULATION_AREA = "Synthetic force area"
 POPULATION_SOURCE = "synthetic, shaped after ONS Census 2021 (ages 16-64); not real figures"
 
@@ -324,7 +340,8 @@ EVENT_COLUMNS = ("event_id", "applicant_id", "campaign_id", "stage", "outcome", 
 APPLICANT_COLUMNS = ("applicant_id", "sex", "ethnicity", "disability", "sexual_orientation",
                      "age_band")
 #: file names this generator owns (replaced when overwrite=True)
-_OWNED = re.compile(r"^(applicants|events|campaigns|population|interventions).*\.(csv|parquet)$",
+_OWNED = re.compile(r"^(applicants|events|campaigns|population|interventions|leavers).*"
+                    r"\.(csv|parquet)$",
                     re.IGNORECASE)
 DEFAULT_EVENTS_PER_FILE = 1_000_000
 #: ids are P + 8 digits
@@ -337,7 +354,9 @@ DIRTY_KINDS = (
     "no_applicant_row", "out_of_sequence", "superseding_appeal",
     "unrecognised_characteristic", "applicant_repeated_in_file", "garbage_file",
 )
-OPTIONAL_DIRTY_KINDS = ("campaigns_bad_row", "population_bad_row", "interventions_bad_row")
+OPTIONAL_DIRTY_KINDS = ("campaigns_bad_row", "population_bad_row", "interventions_bad_row",
+                        "leavers_blank_required", "leavers_bad_date", "leavers_conflicting_copy",
+                        "leavers_identical_copy")
 
 
 @dataclass
@@ -509,6 +528,9 @@ class _Generator:
         self.outcome_spellings: dict[int, tuple[str, ...]] = OUTCOME_SPELLINGS
         self.unknown_stages: tuple[str, ...] = UNKNOWN_STAGES
         self.unknown_outcomes: tuple[str, ...] = UNKNOWN_OUTCOMES
+        #: SQL over `apps`: the application belongs to the retention-gap group (women)
+        self.retention_gap_sql = "sex_g = 1"
+        self.leaving_rows = 0
 
     # -- plumbing
     def sql(self, text: str, params: list | None = None):
@@ -545,6 +567,8 @@ class _Generator:
         self._write_events()
         if self.optional_files:
             self._write_optional()
+            self._leavers()
+            self._write_leavers()
         files = sorted(self.rows_by_file)
         resend = [f for f in files if "_resend." in f]
         written = sum(v for f, v in self.rows_by_file.items() if f.startswith("events_")
@@ -852,6 +876,90 @@ class _Generator:
                     FROM dirty""")
         self.sql("DROP TABLE dirty")
         self.sql("ALTER TABLE dirty_seq RENAME TO dirty")
+
+    def _leavers(self) -> None:
+        """`leaver_rows`: the leavers file's rows (CONTRACT.md section 9), set-based.
+
+        A recruit is an application passed at the final stage (the planted orphans have no
+        first-stage event, so they are no recruits). Each recruit leaves in year 1, 2 or 3
+        after the start with `LEAVING_BY_YEAR` (the retention-gap group: x
+        `RETENTION_GAP_FIRST_YEAR` in year 1, x `RETENTION_GAP_LATER_YEARS` after), at
+        least 7 days after it, so a bare `left_on` date (00:00 UTC) is never before the
+        start; a leaving after the data cut-off is not in the file (that recruit is
+        censored). `left_on` is a bare date (half), `...Z` or `YYYY-MM-DD HH:MM:SS`.
+        """
+        n, cutoff = self.n_stages, _epoch(DATA_CUTOFF)
+        p1, p2, p3 = LEAVING_BY_YEAR
+        f1, f2 = RETENTION_GAP_FIRST_YEAR, RETENTION_GAP_LATER_YEARS
+        self.sql(f"""
+            CREATE TABLE recruits AS
+            SELECT i, app_idx, t{n} AS start, coalesce({self.retention_gap_sql}, false) AS gap
+            FROM apps WHERE o{n} = 0 AND NOT orphan""")
+        self.sql(f"""
+            CREATE TABLE leaving AS
+            SELECT i, app_idx, left_s FROM (
+                SELECT *, start + CAST(86400 * (yr * 365 + 7 + uu(app_idx, 602) * 358) AS BIGINT)
+                              AS left_s
+                FROM (SELECT *, CASE WHEN u < {p1} * a THEN 0
+                                     WHEN u < {p1} * a + {p2} * b THEN 1
+                                     WHEN u < {p1} * a + ({p2} + {p3}) * b THEN 2 END AS yr
+                      FROM (SELECT *, uu(app_idx, 601) AS u,
+                                   CASE WHEN gap THEN {f1} ELSE 1 END AS a,
+                                   CASE WHEN gap THEN {f2} ELSE 1 END AS b
+                            FROM recruits)))
+            WHERE yr IS NOT NULL AND left_s <= {cutoff}""")
+        left_on = """CASE WHEN hh(k, 603) % 10 < 5 THEN strftime(ts, '%Y-%m-%d')
+                          WHEN hh(k, 603) % 10 < 8 THEN strftime(ts, '%Y-%m-%dT%H:%M:%SZ')
+                          ELSE strftime(ts, '%Y-%m-%d %H:%M:%S') END"""
+        person = "printf('P%08d', i + 1)"
+        self.sql(f"""
+            CREATE TABLE leaver_rows AS
+            SELECT 'leaver' AS kind, k, {person} AS applicant_id, {left_on} AS left_on,
+                   {_pick(LEAVING_REASONS, 'k', 604)} AS reason
+            FROM (SELECT *, app_idx AS k, make_timestamp(left_s * 1000000) AS ts FROM leaving)""")
+        # people who never became a recruit: rows that belong to none (valid input)
+        self.sql(f"""
+            INSERT INTO leaver_rows
+            SELECT 'leavers_no_recruit', k, {person}, strftime(ts, '%Y-%m-%d'), 'Resigned'
+            FROM (SELECT *, app_idx AS k, make_timestamp((t2 + 40 * 86400) * 1000000) AS ts
+                  FROM apps
+                  WHERE o2 = 1 AND NOT orphan AND t2 + 40 * 86400 <= {cutoff}
+                    AND i NOT IN (SELECT i FROM recruits)
+                  ORDER BY hh(app_idx, 610), app_idx LIMIT {LEAVERS_NO_RECRUIT})""")
+        if self.dirty:
+            self._dirty_leavers()
+        self.leaving_rows = int(self.scalar(
+            "SELECT count(*) FROM leaver_rows WHERE kind = 'leaver'"))
+        for kind in ("leavers_no_recruit",) + (OPTIONAL_DIRTY_KINDS[3:] if self.dirty else ()):
+            self.planted[kind] = int(self.scalar(
+                f"SELECT count(*) FROM leaver_rows WHERE kind = {_q(kind)}"))
+
+    def _dirty_leavers(self) -> None:
+        """A handful of bad leavers rows, each from a different real leaving (by hash):
+        a blank `applicant_id`, a blank `left_on`, two dates that cannot be parsed, a copy
+        with another reason (a conflict: both copies are rejected, so that leaving is
+        lost) and an identical copy (counted once)."""
+        self.sql("""
+            CREATE TABLE leaver_picks AS
+            SELECT *, row_number() OVER (ORDER BY hh(k, 611), k) AS r
+            FROM leaver_rows WHERE kind = 'leaver'
+            ORDER BY hh(k, 611), k LIMIT 6""")
+        big = 10**12  # order keys of the planted rows, apart from the applications'
+        for r, kind, cols in (
+            (1, "leavers_conflicting_copy",
+             "applicant_id, left_on, coalesce(reason, 'Resigned') || ' (corrected)'"),
+            (2, "leavers_identical_copy", "applicant_id, left_on, reason"),
+            (3, "leavers_blank_required", "'', left_on, reason"),
+            (4, "leavers_blank_required", "applicant_id, NULL, reason"),
+            (5, "leavers_bad_date", "applicant_id, '31/02/2024', reason"),
+            (6, "leavers_bad_date", "applicant_id, 'last Friday', reason"),
+        ):
+            self.sql(f"INSERT INTO leaver_rows SELECT {_q(kind)}, {big} + k, {cols} "
+                     f"FROM leaver_picks WHERE r = {r}")
+
+    def _write_leavers(self) -> None:
+        self.copy("SELECT applicant_id, left_on, reason FROM leaver_rows "
+                  "ORDER BY hh(k, 605), k, kind", "leavers_01.csv")
 
     # -- writers
     def _applicant_select(self, where: str, stale: bool, order: int) -> str:
