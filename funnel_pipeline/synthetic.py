@@ -127,6 +127,14 @@ from typing import Literal
 
 import duckdb
 
+from funnel_pipeline.funnel_config import (
+    DEFAULT_NAME,
+    NOT_STATED,
+    Characteristic,
+    FunnelConfig,
+    load_config,
+)
+
 Format = Literal["csv", "parquet", "both"]
 
 # --- The fictional force ------------------------------------------------------------------
@@ -318,12 +326,14 @@ POPULATION_SHARES: tuple[tuple[str, str, str], ...] = (
     ("lgbt_plus", "No", "0.965"), ("lgbt_plus", "Yes", "0.035"),
 )
 #: leavers (CONTRACT.md section 9): the chance that a recruit leaves in the first, second
-#: and third year after the start (then none do: the file covers three years)
-LEAVING_BY_YEAR = (0.12, 0.07, 0.05)
+#: and third year after the start (then none do: the file covers three years); about a
+#: quarter of recruits leave within three years, most in the first
+LEAVING_BY_YEAR = (0.15, 0.08, 0.06)
 #: the retention gap: recruits of that group leave this many times as often in their first
-#: year, and this many times in the two years after
+#: year, and this many times in the two years after (2 and 2: about 12% fewer are still
+#: serving after a year, flagged by the log-rank test at the demo size)
 RETENTION_GAP_FIRST_YEAR = 2.0
-RETENTION_GAP_LATER_YEARS = 1.3
+RETENTION_GAP_LATER_YEARS = 2.0
 #: the default force's retention-gap group (a configured funnel's: `planted_retention_gap`)
 RETENTION_GAP = ("sex", "Female")
 LEAVING_REASONS: tuple[str | None, ...] = (
@@ -380,6 +390,14 @@ class GenerationSummary:
     #: planted rows (or files) by kind; see the module docstring
     planted: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: the funnel generated for (a configuration file's path, or the built-in default)
+    config: str = DEFAULT_NAME
+    #: leavers rows that are a recruit's leaving (leavers_01.csv; planted rows excluded)
+    leavers: int = 0
+    #: (characteristic, group, stage) planted to be flagged in marts.stage_pass_rates
+    planted_disparities: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (characteristic, group) planted to be flagged in marts.retention
+    retention_gap: tuple[str, str] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -455,8 +473,13 @@ def generate_landing(
     overwrite: bool = True,
     memory_limit: str = "2GB",
     threads: int | None = None,
+    config: FunnelConfig | str | Path | None = None,
 ) -> GenerationSummary:
     """Write a synthetic landing folder into `target` (created if missing).
+
+    `config` is the funnel (a `FunnelConfig` or the path of a CONTRACT.md section 8
+    file): None, or the built-in default, writes the default force exactly as before;
+    any other funnel gets data of its own stages and characteristics (module docstring).
 
     `overwrite=True` replaces files this generator owns (`applicants*`, `events*`,
     `campaigns*`, `population*`, `interventions*` .csv/.parquet) that are already in
@@ -465,6 +488,7 @@ def generate_landing(
     loaded, so point a fresh database at a regenerated folder.
     """
     started = time.perf_counter()
+    funnel = _resolve(config)  # a bad file raises ConfigError before anything is written
     if fmt not in ("csv", "parquet", "both"):
         raise ValueError(f"fmt must be csv, parquet or both, not {fmt!r}")
     if not 1 <= applicants <= MAX_APPLICANTS:
@@ -490,9 +514,11 @@ def generate_landing(
             con.execute("SET enable_progress_bar = false")
             if threads:
                 con.execute(f"SET threads = {int(threads)}")
-            gen = _Generator(con, work, applicants=applicants, seed=int(seed), fmt=fmt,
-                             dirty=dirty, optional_files=optional_files,
-                             events_per_file=events_per_file or DEFAULT_EVENTS_PER_FILE)
+            options = {"applicants": applicants, "seed": int(seed), "fmt": fmt,
+                       "dirty": dirty, "optional_files": optional_files,
+                       "events_per_file": events_per_file or DEFAULT_EVENTS_PER_FILE}
+            gen = (_Generator(con, work, **options) if funnel is None
+                   else _ConfigGenerator(con, work, config=funnel, **options))
             summary = gen.run()
         finally:
             con.close()
@@ -504,6 +530,9 @@ def generate_landing(
         shutil.rmtree(work, ignore_errors=True)
     summary.target = str(target)
     summary.seconds = round(time.perf_counter() - started, 3)
+    summary.config = funnel.name if funnel is not None else DEFAULT_NAME
+    summary.planted_disparities = planted_disparities(funnel)
+    summary.retention_gap = planted_retention_gap(funnel)
     return summary
 
 
@@ -581,6 +610,7 @@ class _Generator:
             events=events, event_rows_written=written, files=files,
             rows_by_file=dict(sorted(self.rows_by_file.items())),
             planted={k: v for k, v in self.planted.items()},
+            leavers=self.leaving_rows,
         )
 
     def _macros(self) -> None:
@@ -1088,6 +1118,12 @@ class _Generator:
             self.planted["garbage_file"] = 1
 
     def _write_optional(self) -> None:
+        """campaigns.csv, population.csv, interventions.csv (one planted bad row each)."""
+        self._write_campaigns()
+        self._write_population()
+        self._write_interventions()
+
+    def _write_campaigns(self) -> None:
         camp = [f"({_q(c.campaign_id)}, {_q(c.entry_route)}, {_q(c.title)}, "
                 f"{_q(c.opened_on)}, {_q(c.closed_on)}, {n})"
                 for n, c in enumerate(CAMPAIGNS) if c.listed]
@@ -1098,6 +1134,8 @@ class _Generator:
         self.copy("SELECT campaign_id, entry_route, title, opened_on, closed_on FROM (VALUES "
                   + ", ".join(camp) + ") v(campaign_id, entry_route, title, opened_on, "
                   "closed_on, n) ORDER BY n", "campaigns.csv", crlf=True)
+
+    def _write_population(self) -> None:
         pop = [f"({_q(ch)}, {_q(gr)}, {_q(sh)}, {_q(POPULATION_AREA)}, {_q(POPULATION_SOURCE)}, {n})"
                for n, (ch, gr, sh) in enumerate(POPULATION_SHARES)]
         if self.dirty:  # not a canonical group: rejected
@@ -1107,6 +1145,8 @@ class _Generator:
         self.copy("SELECT characteristic, group_name, population_share, area, source FROM "
                   "(VALUES " + ", ".join(pop) + ") v(characteristic, group_name, "
                   "population_share, area, source, n) ORDER BY n", "population.csv", crlf=True)
+
+    def _write_interventions(self) -> None:
         iv = [
             (f"('INT-1', 'Positive action assessment coaching', {_q(INTERVENTION_START)}, "
              "NULL, 'assessment', NULL, 1)"),
@@ -1115,6 +1155,661 @@ class _Generator:
         ]
         if self.dirty:  # a date that cannot be parsed: rejected
             iv.append("('INT-3', 'Community open days', 'TBC', NULL, 'sift', NULL, 3)")
+            self.planted["interventions_bad_row"] = 1
+        self.copy("SELECT intervention_id, name, started_on, ended_on, stage, campaign_id FROM "
+                  "(VALUES " + ", ".join(iv) + ") v(intervention_id, name, started_on, "
+                  "ended_on, stage, campaign_id, n) ORDER BY n", "interventions.csv", crlf=True)
+
+
+# --- A force's own funnel (CONTRACT.md section 8) ---------------------------------------------
+# What `generate_landing(config=...)` draws for a configured funnel. Shares of the known
+# characteristics (sex, ethnicity, disability, sexual orientation, religion) are those of
+# the default force; any other characteristic gets a generic mix (below).
+
+#: religion or belief, roughly as police applicants and ONS Census 2021 (England and Wales)
+RELIGION_MIX = (("Christian", 0.400), ("No religion", 0.450), ("Muslim", 0.040),
+                ("Hindu", 0.012), ("Sikh", 0.008), ("Jewish", 0.003), ("Buddhist", 0.004),
+                ("Other religion", 0.008), ("Not stated", 0.075))
+RELIGION_POPULATION = (("Christian", 0.490), ("No religion", 0.395), ("Muslim", 0.069),
+                       ("Hindu", 0.018), ("Sikh", 0.010), ("Jewish", 0.005),
+                       ("Buddhist", 0.005), ("Other religion", 0.008))
+#: a characteristic the generator does not know: Not stated 3%, the reference group the
+#: rest but this share, which the other groups split in proportion 1, 1/2, 1/3, ...
+GENERIC_NOT_STATED = 0.03
+GENERIC_OTHER_GROUPS = {1: 0.0, 2: 0.20}  # by number of groups; more groups: 0.12 each, <= 0.45
+#: in the population, the non-reference groups of a generic characteristic are this much
+#: bigger than among applicants (so representation shows them under-represented)
+GENERIC_UNDER_REPRESENTATION = 1.3
+#: applicants' age at their first application in completed years: relative weight by
+#: year of age (the minimum age to apply is 17; most applicants are in their twenties)
+APPLICANT_AGE_WEIGHTS: tuple[tuple[int, int, float], ...] = (  # first, last age, weight
+    (17, 17, 1.0), (18, 18, 4.0), (19, 19, 5.0), (20, 24, 6.0), (25, 29, 5.5), (30, 34, 4.0),
+    (35, 39, 2.6), (40, 44, 1.7), (45, 49, 1.0), (50, 54, 0.5), (55, 59, 0.2), (60, 64, 0.05))
+#: the local working-age population (16-64) for population.csv: flat by year of age
+POPULATION_AGES = (16, 64)
+#: dates of birth: blank, and a not-stated spelling (both -> Not stated, recognised)
+DOB_BLANK, DOB_NOT_STATED = 0.015, 0.010
+
+#: the planted pass-rate gaps of a configured funnel (see `planted_disparities`)
+GROUP_GAP_BEFORE = 0.50  # middle stage, before INTERVENTION_START
+GROUP_GAP_AFTER = 0.75   # from INTERVENTION_START: the gap halved (INT-1)
+AGE_GAP_MULTIPLIER = 0.70
+
+#: spare spellings for the planted unknown stages / outcomes when a funnel uses ours
+_MORE_UNKNOWN_STAGES = ("Psychometric test", "Home visit", "Reserve list", "Stage 99",
+                        "Onboarding", "Exit survey")
+_MORE_UNKNOWN_OUTCOMES = ("awaiting result", "tbc", "no show", "n/a", "on file", "queried")
+#: longer labels that start with a configured prefix ("Asian or Asian British: Indian"
+#: for `asian`); a prefix with none here gets "<Prefix>: other" and "<Prefix> (any other)"
+DETAILED_LABELS: tuple[str, ...] = (
+    "White: English, Welsh, Scottish, Northern Irish or British", "White: Irish",
+    "White: Gypsy or Irish Traveller", "White: Roma", "White: Other White",
+    "Asian or Asian British: Indian", "Asian or Asian British: Pakistani",
+    "Asian or Asian British: Bangladeshi", "Asian or Asian British: Chinese",
+    "Asian or Asian British: Any other Asian background",
+    "Black, Black British, Caribbean or African: African",
+    "Black, Black British, Caribbean or African: Caribbean",
+    ("Black, Black British, Caribbean or African: Any other Black, Black British, or "
+     "Caribbean background"),
+    "Mixed or Multiple ethnic groups: White and Asian",
+    "Mixed or Multiple ethnic groups: White and Black Caribbean",
+    "Mixed or Multiple ethnic groups: White and Black African",
+    "Mixed or Multiple ethnic groups: Any other Mixed or Multiple ethnic background",
+    "Other ethnic group: Arab", "Other ethnic group: Any other ethnic group",
+    ("Christian (including Church of England, Catholic, Protestant and all other Christian "
+     "denominations)"), "Christian: Catholic", "Christian: Church of England",
+)
+
+
+def _ident(name: str) -> str:
+    """A SQL identifier: the config's column names are reviewed input, but still input."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _cap(text: str) -> str:
+    """`f` -> `F`, `woman` -> `Woman`: how a synonym is often typed."""
+    return text.upper() if len(text) <= 2 else text[:1].upper() + text[1:]
+
+
+def _same_key(variants: list[str], original: str) -> list[str]:
+    """The variants that still match `original` (trimmed, case-insensitive): upper-casing
+    can change a word (`ß` -> `SS`), which would make a valid spelling invalid."""
+    key = original.strip().lower()
+    return [v for v in variants if v.strip().lower() == key]
+
+
+def _match(ch: Characteristic, value: str | None, not_stated: tuple[str, ...]) -> str | None:
+    """Section 8 matching of a delivered value: its group, Not stated, or None when the
+    value is not recognised. Only used to check the spellings this module writes."""
+    v = "" if value is None else value.strip().lower()
+    if v == "" or v in not_stated:
+        return NOT_STATED
+    if v in ch.spellings:
+        return ch.spellings[v]
+    best = None
+    for p in ch.prefixes:
+        if (v == p or (v.startswith(p) and not "a" <= v[len(p)] <= "z")) and (
+                best is None or len(p) > len(best)):
+            best = p
+    return ch.prefixes[best] if best is not None else None
+
+
+def _thousandths(weights: list[float]) -> list[int]:
+    """Shares in thousandths that sum to exactly 1,000 (largest remainder), so that
+    population.csv's shares of a characteristic add up to 1."""
+    total = sum(weights)
+    raw = [1000 * w / total for w in weights]
+    out = [math.floor(r) for r in raw]
+    for k in sorted(range(len(raw)), key=lambda k: (out[k] - raw[k], k))[:1000 - sum(out)]:
+        out[k] += 1
+    return out
+
+
+def _age_weights() -> dict[int, float]:
+    return {a: w for first, last, w in APPLICANT_AGE_WEIGHTS for a in range(first, last + 1)}
+
+
+def _band_ranges(ch: Characteristic) -> list[tuple[str, int, int]]:
+    """(group, first age, first age not in it) per band; the last band ends at 200."""
+    out, low = [], 0
+    for band in ch.bands:
+        high = band.below if band.below is not None else 200
+        out.append((band.group, low, high))
+        low = high
+    return out
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One applicants-file column of a configured funnel and how its values are drawn.
+
+    A delivered characteristic's values are codes 0..k-1 (its groups in file order) and
+    k (Not stated), each written with one of `spellings[code]`; an age band's column
+    holds a date of birth (`mix` and `spellings` empty)."""
+
+    j: int  # SQL columns g{j} (delivered code) / dob{j}, bk{j}, a{j} (age band)
+    header: str
+    characteristic: Characteristic
+    mix: tuple[tuple[str, float], ...] = ()
+    spellings: tuple[tuple[str | None, ...], ...] = ()
+    #: population.csv: (group, share in thousandths); empty = no rows
+    population: tuple[tuple[str, int], ...] = ()
+    #: a value the characteristic does not recognise (dirty)
+    unrecognised: str = ""
+    #: what an older delivery held (the person had not answered yet)
+    stale: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.characteristic.kind
+
+    @property
+    def not_stated_code(self) -> int:
+        return len(self.characteristic.groups)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything `_ConfigGenerator` draws, worked out from the configuration alone."""
+
+    config: FunnelConfig
+    columns: tuple[_Column, ...]
+    stages: tuple[StageModel, ...]
+    #: (column, group code, stage order): the middle-stage gap of a delivered group
+    group_gap: tuple[_Column, int, int] | None
+    #: (column, band code, stage order): the gap of the youngest band
+    age_gap: tuple[_Column, int, int] | None
+
+    @property
+    def retention_gap(self) -> tuple[_Column, int] | None:
+        return self.group_gap[:2] if self.group_gap else None
+
+
+def _stage_models(config: FunnelConfig) -> tuple[StageModel, ...]:
+    """Withdrawal, pass rates and days between stages for any number of stages, shaped
+    after the default force: an eligibility check, a hard sift (0.55) and assessment
+    (0.62), then stages each passed by ~85-93% (together ~0.58), and a final offer
+    (0.97); so 10-20% of applications end in an appointment whatever the length."""
+    n = len(config.stages)
+    middle = max(n - 4, 1)
+    rest = max(0.85, 0.58 ** (1 / middle))
+    out = []
+    for s in config.stages:
+        if s.order == 1:
+            m = (0.05, 0.95, None, None)
+        elif s.order == n:
+            m = (0.03, 0.97, 14, 35)
+        elif s.order == 2:
+            m = (0.04, 0.55, 3, 10)
+        elif s.order == 3:
+            m = (0.07, 0.62, 7, 18)
+        else:
+            m = (0.03, round(rest / 0.97, 4), 7, 14)
+        out.append(StageModel(s.name, s.order, *m))
+    return tuple(out)
+
+
+def _gap_stages(n: int) -> tuple[int, int]:
+    """(stage of the group gap, stage of the age gap): the middle stage (the default's
+    assessment for five stages) and the second stage (its sift), or the final stage when
+    the second is the middle one."""
+    middle = n // 2 + 1
+    age = 2 if middle != 2 else n
+    return middle, age
+
+
+def _default_population(characteristic: str) -> tuple[tuple[str, float], ...]:
+    return tuple((g, float(v)) for c, g, v in POPULATION_SHARES if c == characteristic)
+
+
+def _delivered_column(j: int, ch: Characteristic, config: FunnelConfig) -> _Column:
+    lower = [g.lower() for g in ch.groups]
+    known = {
+        frozenset(g.lower() for g, _ in mix[:-1]): (mix, pop)
+        for mix, pop in (
+            (SEX_MIX, _default_population("sex")), (ETHNICITY_MIX, _default_population("ethnicity")),
+            (DISABILITY_MIX, _default_population("disability")),
+            (ORIENTATION_MIX, _default_population("sexual_orientation")),
+            (RELIGION_MIX, RELIGION_POPULATION))
+    }.get(frozenset(lower))
+    if known is not None:
+        mix, pop = known
+        share = {g.lower(): p for g, p in mix}
+        weights = [share[g] for g in lower]
+        ns = share["not stated"]
+        by_group = {g.lower(): v for g, v in pop}
+        population = [by_group[g] for g in lower]
+    else:
+        k = len(ch.groups)
+        other = GENERIC_OTHER_GROUPS.get(k, min(0.45, 0.12 * (k - 1)))
+        ns = GENERIC_NOT_STATED
+        ref = ch.groups.index(ch.reference_group)
+        rank = {g: r for r, g in enumerate(
+            (g for g in range(k) if g != ref), start=1)}
+        harmonic = sum(1 / r for r in rank.values()) or 1
+        weights = [1 - ns - other if g == ref else other / rank[g] / harmonic
+                   for g in range(k)]
+        population = [w * (1 if g == ref else GENERIC_UNDER_REPRESENTATION)
+                      for g, w in enumerate(weights)]
+    scale = (1 - ns) / sum(weights)
+    mix = tuple((g, w * scale) for g, w in zip(ch.groups, weights)) + ((NOT_STATED, ns),)
+    spellings = tuple(_group_spellings(ch, g, config.not_stated) for g in ch.groups) + (
+        _not_stated_spellings(config.not_stated),)
+    return _Column(
+        j=j, header=ch.column or ch.name, characteristic=ch, mix=mix, spellings=spellings,
+        population=tuple(zip(ch.groups, _thousandths(population))),
+        unrecognised=_unrecognised(ch, config.not_stated),
+        stale=_cap(config.not_stated[0]) if config.not_stated and j % 2 else None)
+
+
+def _group_spellings(ch: Characteristic, group: str, not_stated: tuple[str, ...]
+                     ) -> tuple[str, ...]:
+    """How one group arrives: mostly its name (odd case, stray spaces), sometimes a
+    synonym, a prefix or a longer label starting with a prefix; every one is checked to
+    match back to `group`."""
+    out = _same_key([group] * 6 + [group.lower(), group.upper(), f" {group}", f"{group}  "],
+                    group)
+    for spelling, target in ch.spellings.items():
+        if target == group and spelling != group.lower():
+            out += _same_key([spelling, _cap(spelling)], spelling)
+    for prefix, target in ch.prefixes.items():
+        if target != group:
+            continue
+        longer = [label for label in DETAILED_LABELS if label.lower().startswith(prefix)][:6] \
+            or [f"{_cap(prefix)}: other", f"{_cap(prefix)} (any other)"]
+        out += longer + [_cap(prefix)]
+    return tuple(v for v in out if _match(ch, v, not_stated) == group)
+
+
+def _not_stated_spellings(not_stated: tuple[str, ...]) -> tuple[str | None, ...]:
+    """Blank (twice as often) and the configured not-stated spellings."""
+    return (None, None, *(_cap(s) for s in not_stated))
+
+
+def _unrecognised(ch: Characteristic, not_stated: tuple[str, ...]) -> str:
+    """A typo of a group name (`Mlae`) that the characteristic does not recognise."""
+    candidates = [g[0] + g[2] + g[1] + g[3:] for g in (ch.reference_group, *ch.groups)
+                  if len(g) >= 3] + ["N/K", "Not known (see notes)", "??"]
+    return next(c for c in candidates if _match(ch, c, not_stated) is None)
+
+
+def _age_column(j: int, ch: Characteristic, config: FunnelConfig) -> _Column:
+    """A date-of-birth column; population.csv gets the bands that hold working-age people."""
+    ages = range(POPULATION_AGES[0], POPULATION_AGES[1] + 1)
+    held = [(g, sum(1 for a in ages if low <= a < high)) for g, low, high in _band_ranges(ch)]
+    held = [(g, w) for g, w in held if w]
+    return _Column(j=j, header=ch.column or ch.name, characteristic=ch,
+                   population=tuple(zip((g for g, _ in held),
+                                        _thousandths([w for _, w in held]))),
+                   unrecognised="31/02/1990", stale=None)
+
+
+def _plan(config: FunnelConfig) -> _Plan:
+    """The applicants columns (each configured column once; `applicant_id` itself is never
+    a characteristic's column), the stage model and the planted gaps of `config`."""
+    columns: list[_Column] = []
+    seen = {"applicant_id"}
+    for ch in config.characteristics:
+        if ch.kind == "derived" or (ch.column or "").strip().lower() in seen:
+            continue
+        seen.add((ch.column or "").strip().lower())
+        make = _delivered_column if ch.kind == "delivered" else _age_column
+        columns.append(make(len(columns) + 1, ch, config))
+    middle, age_stage = _gap_stages(len(config.stages))
+    group_gap = next(((c, next(k for k, g in enumerate(c.characteristic.groups)
+                                if g != c.characteristic.reference_group), middle)
+                      for c in columns if c.kind == "delivered"
+                      and len(c.characteristic.groups) >= 2), None)
+    age_gap = None
+    weights = _age_weights()
+    for c in columns:
+        if c.kind != "age":
+            continue
+        for code, (group, low, high) in enumerate(_band_ranges(c.characteristic)):
+            share = sum(w for a, w in weights.items() if low <= a < high) / sum(weights.values())
+            if group != c.characteristic.reference_group and share >= 0.01:
+                age_gap = (c, code, age_stage)
+                break
+        break
+    return _Plan(config, tuple(columns), _stage_models(config), group_gap, age_gap)
+
+
+def _is_default(config: FunnelConfig) -> bool:
+    return config.sha256 == load_config(None).sha256
+
+
+def _resolve(config: FunnelConfig | str | Path | None) -> FunnelConfig | None:
+    """None for the built-in default funnel (the default force's generator)."""
+    if config is None:
+        return None
+    if not isinstance(config, FunnelConfig):
+        config = load_config(config)
+    return None if _is_default(config) else config
+
+
+def planted_disparities(config: FunnelConfig | str | Path | None = None
+                        ) -> list[tuple[str, str, str]]:
+    """(characteristic, group, stage) planted to be flagged in marts.stage_pass_rates at
+    the demo size (5,000 applicants).
+
+    The default funnel: `PLANTED_DISPARITIES`. Any other: the first non-reference group
+    of the first delivered characteristic with at least two groups at the middle stage
+    (stage N // 2 + 1: 0.5x its reference group's pass rate before INTERVENTION_START,
+    0.75x from then, about 0.6x overall), and the youngest age band that is not the
+    reference group and holds at least 1% of applicants (of the first age
+    characteristic) at the second stage (the final stage when the second is the middle
+    one), 0.7x. Either is left out when the funnel has no such characteristic.
+    """
+    resolved = _resolve(config)
+    if resolved is None:
+        return list(PLANTED_DISPARITIES)
+    plan = _plan(resolved)
+    out = []
+    for gap in (plan.group_gap, plan.age_gap):
+        if gap is not None:
+            column, code, stage = gap
+            out.append((column.characteristic.name, column.characteristic.groups[code],
+                        resolved.stages[stage - 1].name))
+    return out
+
+
+def planted_retention_gap(config: FunnelConfig | str | Path | None = None
+                          ) -> tuple[str, str] | None:
+    """(characteristic, group) whose recruits leave about twice as often in their first
+    year (`RETENTION_GAP_FIRST_YEAR`), planted to be flagged in marts.retention at the
+    demo size: women for the default funnel; for any other, the group of the
+    middle-stage gap (None without a delivered characteristic of two groups)."""
+    resolved = _resolve(config)
+    if resolved is None:
+        return RETENTION_GAP
+    gap = _plan(resolved).retention_gap
+    return (gap[0].characteristic.name, gap[0].characteristic.groups[gap[1]]) if gap else None
+
+
+def _header_variant(header: str, j: int) -> str:
+    """applicants_02's header: upper case or Title_Case, matched case-insensitively."""
+    variant = header.upper() if j % 2 else "_".join(w[:1].upper() + w[1:]
+                                                    for w in header.split("_"))
+    return variant if variant.strip().lower() == header.strip().lower() else header
+
+
+class _ConfigGenerator(_Generator):
+    """The generator for a configured funnel (any stages and characteristics).
+
+    The shared steps (campaigns, placing and writing events, dirty event rows, leavers)
+    are the default force's; people, applications, applicants files, population and
+    interventions follow `_Plan`. Salts are >= 1000 where the draws are new."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, work: Path, *, config: FunnelConfig,
+                 **kwargs) -> None:
+        super().__init__(con, work, **kwargs)
+        self.config = config
+        self.plan = _plan(config)
+        n = len(config.stages)
+        self.n_stages = n
+        self.slots = max(8, n + 3)
+        self.stage_names = tuple(s.name for s in config.stages)
+        self.stage_spellings = {
+            s.order: (*_same_key([s.name, s.name, _cap(s.name), s.name.upper(),
+                                  f" {s.name.upper()}", f"{s.name} "], s.name),
+                      *(v for a in s.aliases for v in _same_key([a, a.title()], a)))
+            for s in config.stages}
+        self.outcome_spellings = {
+            code: (*_same_key([name, name, name.capitalize(), name.upper()], name),
+                   *(v for a in config.outcomes[name] for v in _same_key([a, _cap(a)], a)))
+            for code, name in enumerate(("passed", "failed", "withdrawn"))}
+        known = {v.strip().lower() for vs in self.stage_spellings.values() for v in vs}
+        self.unknown_stages = tuple(
+            u for u in UNKNOWN_STAGES + _MORE_UNKNOWN_STAGES if u.lower() not in known)[:3]
+        known = {v.strip().lower() for vs in self.outcome_spellings.values() for v in vs}
+        self.unknown_outcomes = tuple(
+            u for u in UNKNOWN_OUTCOMES + _MORE_UNKNOWN_OUTCOMES if u.lower() not in known)[:3]
+        gap = self.plan.retention_gap
+        self.retention_gap_sql = f"g{gap[0].j} = {gap[1]}" if gap else "false"
+
+    # -- people and applications
+    def _people(self) -> None:
+        nc = self.n_campaigns
+        total = sum(c.weight for c in CAMPAIGNS)
+        c1 = _code_sql("uu(i, 5)", tuple((c.campaign_id, c.weight / total) for c in CAMPAIGNS))
+        self.n01 = max(1, math.ceil(self.n * 0.55))
+        step = max(397, self.n01 // 250)
+        weights = _age_weights()
+        total_age = sum(weights.values())
+        age_mix = tuple((str(a), w / total_age) for a, w in sorted(weights.items()))
+        first_age = min(weights)
+        draws, dates = [], []
+        for col in self.plan.columns:
+            j = col.j
+            if col.kind == "delivered":
+                draws.append(f"{_code_sql(f'uu(i, {1000 + j})', col.mix)}::TINYINT AS g{j}")
+                continue
+            # age at the first application: a whole year from APPLICANT_AGE_WEIGHTS plus
+            # a fraction, so birthdays fall on any day; the date of birth follows from
+            # the first application's date (its first-stage outcome, as in _applications)
+            age = f"({first_age} + {_code_sql(f'uu(i, {1100 + j})', age_mix)} + uu(i, {1200 + j}))"
+            dates.append(f"DATE '1970-01-01' + CAST(t1f // 86400 - floor({age} * 365.2425) "
+                         f"AS INTEGER) AS dob{j}")
+            draws.append(f"(CASE WHEN uu(i, {1300 + j}) < {DOB_BLANK} THEN 1 "
+                         f"WHEN uu(i, {1300 + j}) < {DOB_BLANK + DOB_NOT_STATED} THEN 2 "
+                         f"ELSE 0 END)::TINYINT AS bk{j}")
+        self.sql(f"""
+            CREATE TABLE people AS
+            WITH base AS (
+                SELECT i, {c1}::TINYINT AS c1,
+                       CASE WHEN uu(i, 6) < {SECOND_APPLICATION_RATE} AND {c1} < {nc - 1}
+                            THEN ({c1} + 1 + floor(uu(i, 7) * ({nc - 1} - {c1})))::TINYINT
+                       END AS c2
+                       {''.join(', ' + d for d in draws)}
+                FROM range({self.n}) t(i)
+            )
+            SELECT base.*,
+                   {''.join(d + ', ' for d in dates)}
+                   i < {self.n01} AS in_01,
+                   (i < {self.n01} AND i % {step} = 7) AS redelivered,
+                   0::TINYINT AS unrec,      -- j: column j holds an unrecognised value (dirty)
+                   false AS omitted,         -- no applicants row (dirty)
+                   false AS repeated         -- stale row then true row in one file (dirty)
+            FROM (SELECT base.*,
+                         cam.open_s + CAST(floor(uu(i * 2, 20) * cam.window_s) AS BIGINT) AS t1f
+                  FROM base JOIN campaigns cam ON cam.c = base.c1) base
+            ORDER BY i
+        """)
+        self.sql("ALTER TABLE people DROP COLUMN t1f")
+        self.planted["redelivered_applicant"] = int(
+            self.scalar("SELECT count(*) FROM people WHERE redelivered"))
+
+    def _pick_people(self) -> None:
+        used: list[int] = []
+
+        def not_used() -> str:
+            return f"i NOT IN ({', '.join(map(str, used))})" if used else "true"
+
+        for col in self.plan.columns:  # one unrecognised value per column
+            got = self._pick("people", "i", f"NOT redelivered AND {not_used()}", 1, 900 + col.j)
+            used += got
+            if got:
+                # the pipeline will see Not stated: model it that way too
+                model = (f"g{col.j} = {col.not_stated_code}" if col.kind == "delivered"
+                         else f"bk{col.j} = 3")
+                self.sql(f"UPDATE people SET unrec = {col.j}, {model} WHERE i = {got[0]}")
+        self.planted["unrecognised_characteristic"] = int(
+            self.scalar("SELECT count(*) FROM people WHERE unrec > 0"))
+        got = self._pick("people", "i", f"NOT redelivered AND {not_used()}", 3, 910)
+        used += got
+        if got:
+            self.sql(f"UPDATE people SET omitted = true WHERE i IN ({', '.join(map(str, got))})")
+        self.planted["no_applicant_row"] = len(got)
+        got = self._pick("people", "i", f"NOT in_01 AND {not_used()}", 2, 911)
+        if got:
+            self.sql(f"UPDATE people SET repeated = true WHERE i IN ({', '.join(map(str, got))})")
+        self.planted["applicant_repeated_in_file"] = len(got)
+
+    def _applications(self) -> None:
+        """Applications through the configured stages, without recursion: every stage's
+        duration and would-be outcome are drawn up front, the stage is reached when every
+        earlier would-be outcome is a pass, and its time is the sum of the durations.
+        (Each stage defined from the previous one would nest the SQL expressions 2^N
+        deep.) Events after DATA_CUTOFF are not delivered."""
+        plan, n = self.plan, self.n_stages
+        cutoff, start = _epoch(DATA_CUTOFF), _epoch(INTERVENTION_START)
+        codes = [f"p.g{c.j}" if c.kind == "delivered" else f"p.dob{c.j}, p.bk{c.j}"
+                 for c in plan.columns] + ["p.unrec"]
+        bands = []
+        for c in plan.columns:
+            if c.kind != "age":
+                continue
+            j = c.j
+            whens = " ".join(f"WHEN age{j} < {b.below} THEN {k}"
+                             for k, b in enumerate(c.characteristic.bands) if b.below is not None)
+            bands.append(f"CASE WHEN bk{j} <> 0 OR unrec = {j} OR age{j} < 0 THEN "
+                         f"{c.not_stated_code} {whens} ELSE {len(c.characteristic.bands) - 1} "
+                         f"END::TINYINT AS a{j}")
+        ages = "".join(
+            f", year(d1) - year(dob{c.j}) - (month(d1) * 100 + day(d1) < month(dob{c.j}) * 100 "
+            f"+ day(dob{c.j}))::INT AS age{c.j}" for c in plan.columns if c.kind == "age")
+        keep = ", ".join([f"g{c.j}" if c.kind == "delivered" else f"a{c.j}"
+                          for c in plan.columns])
+        durations = ", ".join(
+            f"CAST(86400 * ({m.min_days} + expo(app_idx, {2000 + m.order}, {m.mean_days})) "
+            f"AS BIGINT) AS d{m.order}" for m in plan.stages[1:])
+        times = ", ".join(f"t1 + {' + '.join(f'd{j}' for j in range(2, k + 1))} AS u{k}"
+                          for k in range(2, n + 1))
+        would = []
+        for m in plan.stages:
+            k = m.order
+            prob = [f"{m.base_pass}"]
+            if plan.group_gap and plan.group_gap[2] == k:
+                c, code, _ = plan.group_gap
+                prob.append(f"CASE WHEN g{c.j} = {code} THEN (CASE WHEN u{k} >= {start} "
+                            f"THEN {GROUP_GAP_AFTER} ELSE {GROUP_GAP_BEFORE} END) ELSE 1 END")
+            if plan.age_gap and plan.age_gap[2] == k:
+                c, code, _ = plan.age_gap
+                prob.append(f"CASE WHEN a{c.j} = {code} THEN {AGE_GAP_MULTIPLIER} ELSE 1 END")
+            would.append(f"(CASE WHEN uu(app_idx, {3000 + k}) < {m.withdraw} THEN 2 "
+                         f"WHEN uu(app_idx, {4000 + k}) < {' * '.join(prob)} THEN 0 "
+                         f"ELSE 1 END)::TINYINT AS w{k}")
+        final = []
+        for k in range(1, n + 1):
+            reached = " AND ".join([f"u{k} <= {cutoff}"] + [f"w{j} = 0" for j in range(1, k)])
+            final.append(f"CASE WHEN {reached} THEN u{k} END AS t{k}")
+            final.append(f"CASE WHEN {reached} THEN w{k} END AS o{k}")
+        self.sql(f"""
+            CREATE TABLE apps AS
+            WITH a AS (
+                SELECT p.i, p.i * 2 + r.k AS app_idx,
+                       CASE r.k WHEN 0 THEN p.c1 ELSE p.c2 END AS c, {', '.join(codes)}
+                FROM people p CROSS JOIN range(2) r(k)
+                WHERE r.k = 0 OR p.c2 IS NOT NULL
+            ), b AS (
+                SELECT a.*, cam.year,
+                       cam.open_s + CAST(floor(uu(app_idx, 20) * cam.window_s) AS BIGINT) AS t1
+                FROM a JOIN campaigns cam ON cam.c = a.c
+            ), ag AS (
+                SELECT *{ages} FROM (SELECT *, DATE '1970-01-01' + CAST(t1 // 86400 AS INTEGER)
+                                            AS d1 FROM b)
+            ), bd AS (
+                SELECT *{''.join(', ' + x for x in bands)}{', ' + durations if durations else ''}
+                FROM ag
+            ), tt AS (
+                SELECT *, t1 AS u1{', ' + times if times else ''} FROM bd
+            ), w AS (
+                SELECT *, {', '.join(would)} FROM tt
+            ), c AS (
+                SELECT i, app_idx, c, year, {keep + ', ' if keep else ''}{', '.join(final)}
+                FROM w
+            )
+            SELECT *, ({' + '.join(f'(t{k} IS NOT NULL)::INT' for k in range(1, n + 1))}
+                      )::TINYINT AS n_ev,
+                   false AS orphan
+            FROM c
+            ORDER BY app_idx
+        """)
+
+    # -- writers
+    def _applicant_select(self, where: str, stale: bool, order: int,
+                          headers: tuple[str, ...] = ()) -> str:
+        names = headers or ("applicant_id", *(c.header for c in self.plan.columns))
+        cols = [f"'P' || substr((100000000 + p.i + 1)::VARCHAR, 2) AS {_ident(names[0])}"]
+        for c, name in zip(self.plan.columns, names[1:]):
+            j = c.j
+            if c.kind == "delivered":
+                value = (_q(c.stale) if stale else
+                         f"CASE WHEN p.unrec = {j} THEN {_q(c.unrecognised)} ELSE "
+                         f"{_label_sql(f'p.g{j}', c.spellings, 'p.i', 1400 + j)} END")
+            else:
+                ns = _q(_cap(self.config.not_stated[0])) if self.config.not_stated else "NULL"
+                value = ("NULL" if stale else
+                         f"CASE WHEN p.unrec = {j} THEN {_q(c.unrecognised)} "
+                         f"WHEN p.bk{j} = 1 THEN NULL WHEN p.bk{j} = 2 THEN {ns} "
+                         f"ELSE strftime(p.dob{j}, '%Y-%m-%d') END")
+            cols.append(f"{value} AS {_ident(name)}")
+        return (f"SELECT {', '.join(cols)}, p.i AS _i, {order} AS _o "
+                f"FROM people p WHERE {where}")
+
+    def _write_applicants(self) -> int:
+        ext1 = "parquet" if self.fmt == "parquet" else "csv"
+        ext2 = "csv" if self.fmt == "csv" else "parquet"
+        first = ("applicant_id", *(c.header for c in self.plan.columns))
+        second = ("APPLICANT_ID", *(_header_variant(c.header, c.j) for c in self.plan.columns))
+        rows = 0
+        for name, headers, parts in (
+            (f"applicants_01.{ext1}", first,
+             (("p.in_01 AND NOT p.omitted AND NOT p.redelivered", False, 1),
+              ("p.in_01 AND p.redelivered", True, 1))),
+            (f"applicants_02.{ext2}", second,
+             (("(NOT p.in_01 OR p.redelivered) AND NOT p.omitted", False, 1),
+              ("p.repeated", True, 0))),
+        ):
+            cols = ", ".join(_ident(h) for h in headers)
+            union = " UNION ALL ".join(self._applicant_select(w, s, o, headers)
+                                       for w, s, o in parts)
+            rows += self.copy(f"SELECT {cols} FROM ({union}) ORDER BY _i, _o", name, crlf=True)
+        return rows
+
+    def _write_population(self) -> None:
+        """Rows for every characteristic with a known or generic mix: delivered ones,
+        age bands (the working-age population by year of age) and derived ones (their
+        base's shares summed through `map`). Shares sum to 1 per characteristic."""
+        shares: dict[str, list[tuple[str, int]]] = {
+            c.characteristic.name: list(c.population) for c in self.plan.columns}
+        rows = []
+        for ch in self.config.characteristics:
+            if ch.kind == "derived" and ch.derived_from in shares:
+                total = {g: 0 for g in ch.groups}
+                for base_group, t in shares[ch.derived_from]:
+                    total[ch.mapping[base_group]] += t
+                shares[ch.name] = [(g, t) for g, t in total.items()]
+            rows += [(ch.name, g, f"{t / 1000:.3f}") for g, t in shares.get(ch.name, [])]
+        values = [f"({_q(c)}, {_q(g)}, {_q(sh)}, {_q(POPULATION_AREA)}, "
+                  f"{_q(POPULATION_SOURCE)}, {n})" for n, (c, g, sh) in enumerate(rows)]
+        if self.dirty and self.config.characteristics:  # not one of its groups: rejected
+            ch = self.config.characteristics[0]
+            bad = next(g for g in ("Unlisted group", "Unlisted group (other)", "Zz unlisted")
+                       if g.lower() not in {x.lower() for x in ch.groups})
+            values.append(f"({_q(ch.name)}, {_q(bad)}, '0.002', {_q(POPULATION_AREA)}, "
+                          "'survey', 99999)")
+            self.planted["population_bad_row"] = 1
+        if not values:
+            return
+        self.copy("SELECT characteristic, group_name, population_share, area, source FROM "
+                  "(VALUES " + ", ".join(values) + ") v(characteristic, group_name, "
+                  "population_share, area, source, n) ORDER BY n", "population.csv", crlf=True)
+
+    def _write_interventions(self) -> None:
+        """INT-1, positive-action coaching at the stage of the planted group gap (the gap
+        is halved from its start), when there is one; INT-2, a campaign-limited mentoring
+        pilot at every stage with no planted effect (a null result)."""
+        iv = []
+        if self.plan.group_gap:
+            stage = self.config.stages[self.plan.group_gap[2] - 1]
+            iv.append(f"('INT-1', {_q('Positive action coaching: ' + stage.label)}, "
+                      f"{_q(INTERVENTION_START)}, NULL, {_q(stage.name)}, NULL, 1)")
+        iv.append("('INT-2', 'Mentoring pilot (one campaign, every stage)', '2023-09-01', "
+                  "'2024-03-01', NULL, '2023-DHEP-6', 2)")
+        if self.dirty:  # a date that cannot be parsed: rejected
+            iv.append(f"('INT-3', 'Community open days', 'TBC', NULL, "
+                      f"{_q(self.stage_names[1])}, NULL, 3)")
             self.planted["interventions_bad_row"] = 1
         self.copy("SELECT intervention_id, name, started_on, ended_on, stage, campaign_id FROM "
                   "(VALUES " + ", ".join(iv) + ") v(intervention_id, name, started_on, "
@@ -1135,16 +1830,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean", action="store_true",
                         help="no planted bad input (benchmark data)")
     parser.add_argument("--no-optional", action="store_true",
-                        help="skip campaigns.csv, population.csv, interventions.csv")
+                        help="skip campaigns.csv, population.csv, interventions.csv, "
+                             "leavers_01.csv")
     parser.add_argument("--events-per-file", type=int, default=None)
     parser.add_argument("--memory-limit", default="2GB")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--config", type=Path, default=None,
+                        help="a funnel configuration file (CONTRACT.md section 8); "
+                             "default: the built-in funnel")
     args = parser.parse_args(argv)
     summary = generate_landing(
         args.target, applicants=args.applicants, seed=args.seed, fmt=args.fmt,
         dirty=not args.clean, optional_files=not args.no_optional,
         events_per_file=args.events_per_file, memory_limit=args.memory_limit,
-        threads=args.threads)
+        threads=args.threads, config=args.config)
     print(summary.to_json())
     return 0
 

@@ -1,20 +1,30 @@
 """The synthetic landing-folder generator (funnel_pipeline.synthetic).
 
-These checks read the generated files with DuckDB and a few lines of SQL of their own;
-they do not use the pipeline, so they hold whatever the pipeline does.
+Most checks read the generated files with DuckDB and a few lines of SQL of their own (or
+the oracle's independent reading of a configuration); they do not use the pipeline, so
+they hold whatever the pipeline does. The checks of the planted gaps (pass rates and
+retention) are what a demo shows, so they go through `pipeline.run_all` and the marts, at
+the demo size (5,000 applicants) and for several seeds; for configured funnels the
+oracle must also agree with those marts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import read_table
 from scipy.stats import fisher_exact
+from table_compare import assert_tables_match
 
-from funnel_pipeline import synthetic
+from funnel_pipeline import pipeline, synthetic
+from funnel_pipeline.funnel_config import ConfigError
+from funnel_pipeline.settings import Settings
 from funnel_pipeline.synthetic import (
     DIRTY_KINDS,
     INTERVENTION_START,
@@ -90,8 +100,9 @@ def _event_files(folder: Path) -> list[Path]:
                   if p.name.startswith("events") and p.name != "events_garbage.csv")
 
 
-def load(folder: Path) -> duckdb.DuckDBPyConnection:
-    """Tables `ev` (every delivered event row) and `ap` (applicant rows, with order)."""
+def load(folder: Path, *, applicants: bool = True) -> duckdb.DuckDBPyConnection:
+    """Tables `ev` (every delivered event row) and `ap` (applicant rows, with order; the
+    default funnel's columns, so `applicants=False` for a configured one)."""
     con = _connect()
     parts = [
         f"SELECT '{p.name}' AS file, row_number() OVER () AS rn, "
@@ -99,6 +110,8 @@ def load(folder: Path) -> duckdb.DuckDBPyConnection:
         for p in _event_files(folder)
     ]
     con.execute("CREATE TABLE ev AS " + " UNION ALL ".join(parts))
+    if not applicants:
+        return con
     parts = [
         f"SELECT '{p.name}' AS file, row_number() OVER () AS rn, "
         + ", ".join(f"{c}::VARCHAR AS {c}" for c in APPLICANT_COLUMNS) + f" FROM {_reader(p)}"
@@ -569,3 +582,387 @@ def test_main_cli(tmp_path, capsys):
     assert out["applicants"] == 800 and out["fmt"] == "parquet" and out["dirty"] is False
     assert (tmp_path / "bench" / "applicants_01.parquet").exists()
     assert all(n.endswith(".parquet") for n in out["files"] if n.startswith("events"))
+
+
+# --- leavers (CONTRACT.md section 9) ----------------------------------------------------------
+
+
+def _leavers(folder: Path) -> list[tuple]:
+    return _connect().execute(
+        f"SELECT applicant_id, left_on, reason FROM {_reader(folder / 'leavers_01.csv')}"
+    ).fetchall()
+
+
+def test_leavers_file_shape(demo):
+    folder, summary, con = demo
+    assert _columns(con, f"SELECT * FROM {_reader(folder / 'leavers_01.csv')} LIMIT 0") == [
+        "applicant_id", "left_on", "reason"]
+    con.execute(f"CREATE OR REPLACE TABLE lv AS SELECT * FROM {_reader(folder / 'leavers_01.csv')}")
+    kinds = dict(con.execute(r"""
+        SELECT CASE WHEN regexp_matches(left_on, '^\d{4}-\d\d-\d\d$') THEN 'date'
+                    WHEN regexp_matches(left_on, '^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\dZ?$') THEN 'time'
+                    ELSE 'other' END, count(*) FROM lv GROUP BY 1""").fetchall())
+    assert kinds["date"] > 20 and kinds["time"] > 20
+    # recruits: passed at appointment; a leaving is 7 days to 3 years after the start
+    gaps = con.execute("""
+        SELECT min(epoch(try_cast(lv.left_on AS TIMESTAMPTZ) - o.ts) / 86400),
+               max(epoch(try_cast(lv.left_on AS TIMESTAMPTZ) - o.ts) / 86400), count(*)
+        FROM lv JOIN outcomes o ON o.applicant_id = lv.applicant_id AND o.st = 5
+             AND o.oc = 'passed'
+        WHERE coalesce(lv.reason, '') NOT LIKE '%(corrected)'""").fetchone()
+    assert 0 < gaps[0] and gaps[1] < 3 * 366 and gaps[2] >= summary.leavers
+    recruits = con.execute("SELECT count(*) FROM outcomes WHERE st = 5 AND oc = 'passed'").fetchone()[0]
+    assert 0.1 < summary.leavers / recruits < 0.5
+    # people who never became a recruit (valid rows that belong to none)
+    assert con.execute("""SELECT count(*) FROM lv WHERE applicant_id NOT IN (
+                          SELECT applicant_id FROM outcomes WHERE st = 5 AND oc = 'passed')
+                          AND nullif(trim(applicant_id), '') IS NOT NULL""").fetchone()[0] \
+        == summary.planted["leavers_no_recruit"] == synthetic.LEAVERS_NO_RECRUIT
+    # the dirty rows: a blank id, a blank date, unparseable dates, a conflicting copy
+    assert con.execute("SELECT count(*) FROM lv WHERE nullif(trim(applicant_id), '') IS NULL "
+                       "OR left_on IS NULL").fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM lv WHERE left_on IS NOT NULL AND "
+                       "try_cast(left_on AS TIMESTAMPTZ) IS NULL").fetchone()[0] == 2
+    assert con.execute("""SELECT count(*) FROM (SELECT applicant_id, left_on FROM lv
+                          GROUP BY ALL HAVING count(DISTINCT reason) > 1)""").fetchone()[0] == 1
+    assert con.execute("""SELECT count(*) FROM (SELECT applicant_id, left_on, reason FROM lv
+                          GROUP BY ALL HAVING count(*) > 1)""").fetchone()[0] == 1
+
+
+def test_clean_leavers_have_no_bad_rows(tmp_path):
+    summary = generate_landing(tmp_path, applicants=1500, seed=3, dirty=False)
+    rows = _leavers(tmp_path)
+    assert len(rows) == summary.leavers + summary.planted["leavers_no_recruit"]
+    assert all(r[0] and r[1] for r in rows)
+    assert len({(r[0], r[1]) for r in rows}) == len(rows)
+    assert not any(k.startswith("leavers_") and k != "leavers_no_recruit" for k in summary.planted)
+    no_optional = generate_landing(tmp_path / "bare", applicants=200, optional_files=False)
+    assert "leavers_01.csv" not in no_optional.files
+
+
+# --- configured funnels (CONTRACT.md section 8) -------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+CUSTOM = REPO / "tests" / "fixtures" / "funnel.custom.toml"
+TEN_STAGES = REPO / "benchmarks" / "funnel.ten_stages.toml"
+PASS_KEYS = ["characteristic", "group_name", "stage"]
+RETENTION_KEYS = ["characteristic", "group_name"]
+SEEDS = (1, 2, 3)
+
+
+def _oracle_config(path: Path | None):
+    import oracle
+
+    return oracle.load_config(path)
+
+
+def _read_any(path: Path) -> list[dict]:
+    """Rows of a landing file as text, whatever the format (header as delivered)."""
+    con = _connect()
+    cur = con.execute(f"SELECT * FROM {_reader(path)}")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+@pytest.fixture(scope="module")
+def custom_small(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("custom_small")
+    return folder, generate_landing(folder, applicants=2000, seed=5, config=CUSTOM)
+
+
+def test_configured_applicants_use_the_configured_columns_and_spellings(custom_small):
+    folder, _ = custom_small
+    config = _oracle_config(CUSTOM)
+    first, second = _read_any(folder / "applicants_01.csv"), _read_any(folder / "applicants_02.csv")
+    assert list(first[0]) == ["applicant_id", "sex", "date_of_birth", "ethnicity", "disability",
+                              "religion"]
+    assert [c.lower() for c in second[0]] == list(first[0]) and list(second[0]) != list(first[0])
+    rows = [{k.lower(): v for k, v in r.items()} for r in first + second]
+    unrecognised: dict[str, int] = {}
+    values: dict[str, set] = {}
+    for ch in config.characteristics:
+        if ch.kind != "delivered":
+            continue
+        for r in rows:
+            _, ok = ch.match(r[ch.column], config.not_stated)
+            values.setdefault(ch.name, set()).add(r[ch.column])
+            unrecognised[ch.name] = unrecognised.get(ch.name, 0) + (not ok)
+    # every value is recognised but the one planted per column (dirty)
+    assert unrecognised == {"sex": 1, "ethnicity": 1, "disability": 1, "religion": 1}
+    # odd case and space, synonyms, prefixes with a longer label, not stated and blanks
+    assert {"Female", "female", "F", "Woman", "Male  "} <= values["sex"]
+    assert {"Asian or Asian British: Indian", "White: Irish", "white", None,
+            "Prefer not to say", "Not disclosed"} <= values["ethnicity"]
+    assert {"None", "Islam", "Christian: Catholic"} <= values["religion"]
+    # dates of birth: YYYY-MM-DD, a few blank or not stated, one malformed (dirty)
+    dob = [r["date_of_birth"] for r in rows]
+    assert sum(d is None for d in dob) > 5 and "Prefer not to say" in dob and "31/02/1990" in dob
+    parsed = [d for d in dob if d and re.fullmatch(r"\d{4}-\d\d-\d\d", d)]
+    assert len(parsed) > 0.95 * len(dob)
+
+
+def test_configured_events_follow_the_configured_stages(custom_small):
+    folder, _ = custom_small
+    config = _oracle_config(CUSTOM)
+    con = load(folder, applicants=False)
+    counts = con.execute("SELECT stage, outcome, count(*) FROM ev GROUP BY ALL").fetchall()
+    per_stage: dict[str, int] = {}
+    unknown_stages, unknown_outcomes = set(), set()
+    for stage, outcome, n in counts:
+        canonical = config.stage(stage)
+        if canonical is None:
+            unknown_stages.add(stage)
+        elif config.outcome(outcome) is None:
+            unknown_outcomes.add(outcome)
+        else:
+            per_stage[canonical] = per_stage.get(canonical, 0) + n
+    # the planted unknown stages avoid the funnel's own (`interview` is a stage here)
+    assert len(unknown_stages - {None, ""}) == 3 and "interview" not in unknown_stages
+    assert len(unknown_outcomes - {None, "", "  "}) == 3
+    reached = [per_stage[s] for s in config.stages]
+    assert all(a > b > 0 for a, b in pairwise(reached)), reached
+    spelled = {r[0] for r in con.execute("SELECT DISTINCT stage FROM ev").fetchall()}
+    assert {"final interview", "JRFT", " INTERVIEW", "Application Form"} & spelled
+    assert any(s and s != s.strip() for s in spelled)  # stray spaces
+    assert {"not suitable", "Not suitable"} & {r[0] for r in con.execute(
+        "SELECT DISTINCT outcome FROM ev").fetchall()}
+    # the data cut-off leaves applications pending: fewer final outcomes than passes before
+    build_funnel_stages(con, config)
+    assert con.execute("""SELECT count(*) FROM cf a WHERE a.st = 6 AND a.oc = 'passed'
+                          AND NOT EXISTS (SELECT 1 FROM cf b WHERE b.applicant_id = a.applicant_id
+                          AND b.campaign_id = a.campaign_id AND b.st = 7)""").fetchone()[0] > 0
+
+
+def build_funnel_stages(con: duckdb.DuckDBPyConnection, config) -> None:
+    """`cf`: the latest accepted outcome per application and configured stage (order)."""
+    spellings = [(k, config.stage_order(v)) for k, v in config.stage_spellings.items()]
+    outcomes = list(config.outcome_spellings.items())
+    con.execute("CREATE OR REPLACE TABLE st_map(spelling VARCHAR, st INTEGER)")
+    con.executemany("INSERT INTO st_map VALUES (?, ?)", spellings)
+    con.execute("CREATE OR REPLACE TABLE oc_map(spelling VARCHAR, oc VARCHAR)")
+    con.executemany("INSERT INTO oc_map VALUES (?, ?)", outcomes)
+    con.execute("""
+        CREATE OR REPLACE TABLE cf AS
+        SELECT applicant_id, campaign_id, st, arg_max(oc, (ts, event_id)) AS oc
+        FROM (SELECT e.*, s.st, o.oc, try_cast(e.occurred_at AS TIMESTAMPTZ) AS ts
+              FROM ev e JOIN st_map s ON s.spelling = lower(trim(e.stage))
+              JOIN oc_map o ON o.spelling = lower(trim(e.outcome)))
+        WHERE ts IS NOT NULL GROUP BY ALL""")
+
+
+def test_configured_folder_is_deterministic(custom_small, tmp_path):
+    folder, _ = custom_small
+    generate_landing(tmp_path / "again", applicants=2000, seed=5, config=CUSTOM, threads=1)
+    assert _digest(folder) == _digest(tmp_path / "again")
+    generate_landing(tmp_path / "other", applicants=2000, seed=6, config=CUSTOM)
+    assert _digest(folder)["events_2023_1.csv"] != _digest(tmp_path / "other")["events_2023_1.csv"]
+
+
+def test_configured_dirty_and_clean(custom_small, tmp_path):
+    import oracle
+
+    _, summary = custom_small
+    for kind in DIRTY_KINDS + OPTIONAL_DIRTY_KINDS + ("redelivered_applicant", "leavers_no_recruit"):
+        assert summary.planted.get(kind, 0) >= 1, kind
+    # one unrecognised value per applicants column (4 delivered + the date of birth)
+    assert summary.planted["unrecognised_characteristic"] == 5
+    clean = generate_landing(tmp_path, applicants=1500, seed=3, dirty=False, config=TEN_STAGES,
+                             fmt="parquet")
+    assert not any(k in clean.planted for k in DIRTY_KINDS + OPTIONAL_DIRTY_KINDS)
+    expected = oracle.compute_all(tmp_path, TEN_STAGES)
+    assert expected["rejected_events"] == [] and expected["failed_files"] == []
+    assert expected["rejected_leavers"] == []
+    assert expected["accepted_event_count"] == clean.events
+
+
+def test_configured_optional_files_fit_the_config(custom_small):
+    folder, _ = custom_small
+    config = _oracle_config(CUSTOM)
+    groups = {c.name: set(c.groups) for c in config.characteristics}
+    shares: dict[str, float] = {}
+    for row in _read_any(folder / "population.csv"):
+        if row["group_name"] == "Unlisted group":  # the planted bad row
+            continue
+        assert row["group_name"] in groups[row["characteristic"]], row
+        shares[row["characteristic"]] = shares.get(row["characteristic"], 0) + float(
+            row["population_share"])
+    assert set(shares) == set(groups)  # delivered, age bands and derived ones
+    assert all(abs(total - 1) < 1e-9 for total in shares.values()), shares
+    interventions = _read_any(folder / "interventions.csv")
+    assert {r["stage"] for r in interventions if r["started_on"] != "TBC"} == {"interview", None}
+    assert all(r["stage"] is None or config.stage(r["stage"]) for r in interventions)
+    campaigns = {r["campaign_id"] for r in _read_any(folder / "campaigns.csv")}
+    assert {r["campaign_id"] for r in interventions} - {None} <= campaigns
+
+
+def test_planted_gaps_follow_the_config():
+    assert synthetic.planted_disparities() == PLANTED_DISPARITIES
+    assert synthetic.planted_disparities(synthetic.load_config(None)) == PLANTED_DISPARITIES
+    assert synthetic.planted_retention_gap() == ("sex", "Female")
+    assert synthetic.planted_disparities(CUSTOM) == [("sex", "Female", "interview"),
+                                                     ("age_band", "Under 25", "sift")]
+    assert synthetic.planted_disparities(TEN_STAGES) == [("sex", "Female", "fitness"),
+                                                         ("age_band", "Under 25", "sift")]
+    assert synthetic.planted_retention_gap(TEN_STAGES) == ("sex", "Female")
+
+
+# The demo through the pipeline: every planted gap flagged, for several seeds and formats.
+DEMO_RUNS = [(None, seed, "csv") for seed in SEEDS] + [
+    (CUSTOM, 1, "csv"), (CUSTOM, 2, "parquet"), (CUSTOM, 3, "csv"),
+    (TEN_STAGES, 1, "both"), (TEN_STAGES, 2, "csv"), (TEN_STAGES, 3, "csv")]
+
+
+def _settings(folder: Path, work: Path, config: Path | None) -> Settings:
+    return Settings(landing_dir=folder, duckdb_path=work / "funnel.duckdb",
+                    reports_dir=work / "reports", duckdb_memory_limit="1GB",
+                    config_path=str(config or ""), landing_settle_seconds=0)
+
+
+@pytest.fixture(scope="module", params=DEMO_RUNS,
+                ids=[f"{c.stem if c else 'default'}-{s}-{f}" for c, s, f in DEMO_RUNS])
+def demo_run(request, tmp_path_factory):
+    config, seed, fmt = request.param
+    work = tmp_path_factory.mktemp("demo_run")
+    summary = generate_landing(work / "landing", applicants=5000, seed=seed, fmt=fmt,
+                               config=config)
+    settings = _settings(work / "landing", work, config)
+    pipeline.run_all(settings)
+    return config, summary, settings
+
+
+def test_demo_planted_disparities_are_flagged(demo_run):
+    config, summary, settings = demo_run
+    rows = {(r["characteristic"], r["group_name"], r["stage"]): r
+            for r in read_table(settings, "marts.stage_pass_rates")}
+    assert summary.planted_disparities == synthetic.planted_disparities(config)
+    assert len(summary.planted_disparities) == (4 if config is None else 2)
+    for key in summary.planted_disparities:
+        row = rows[tuple(key)]
+        assert row["flagged"] and row["adverse_impact_ratio"] < 0.8, (key, row)
+
+
+def test_demo_retention_gap_is_flagged(demo_run):
+    _, summary, settings = demo_run
+    retention = {(r["characteristic"], r["group_name"]): r
+                 for r in read_table(settings, "marts.retention")}
+    row = retention[tuple(summary.retention_gap)]
+    assert row["flagged"] and row["retention_ratio"] < 0.95, row
+    assert row["leavers"] > 20
+    flows = read_table(settings, "marts.workforce_flows")
+    assert {r["flow"] for r in flows} == {"hires", "leavers"}
+    assert {r["entry_route"] for r in flows} >= {"All routes", "PCDA", "DHEP"}
+    assert len({r["financial_year"] for r in flows}) >= 3
+
+
+def test_demo_age_bands_spread(demo_run):
+    config, _, settings = demo_run
+    if config is None:
+        pytest.skip("the default funnel has no age band")
+    applications = {r["group_name"]: r["entered"]
+                    for r in read_table(settings, "marts.stage_pass_rates")
+                    if r["characteristic"] == "age_band" and r["stage_order"] == 1}
+    total = sum(applications.values())
+    assert all(applications[g] > 0.05 * total for g in applications if g != "Not stated")
+    assert 0 < applications["Not stated"] < 0.06 * total
+
+
+def test_demo_oracle_agrees(demo_run):
+    import oracle
+
+    config, _, settings = demo_run
+    expected = oracle.compute_all(settings.landing_dir, config)
+    assert_tables_match(read_table(settings, "marts.stage_pass_rates"),
+                        expected["stage_pass_rates"], PASS_KEYS)
+    assert_tables_match(read_table(settings, "marts.retention"), expected["retention"],
+                        RETENTION_KEYS)
+
+
+# Edge configurations: identifiers that need quoting, three stages, and a funnel with
+# neither a two-group delivered characteristic nor an age band (nothing planted).
+HOSTILE = '''
+[[stage]]
+name = "apply"
+[[stage]]
+name = 'panel "final" interview'
+aliases = ["o'clock check"]
+[[stage]]
+name = "start"
+
+[outcomes]
+withdrawn = ["pending"]
+
+[[characteristic]]
+name = "sex"
+column = 'Sex "as recorded"; DROP TABLE people; --'
+groups = ["Male", "Female"]
+synonyms = { "m'" = "Male" }
+
+[[characteristic]]
+name = "band"
+born_on = "born 'on'"
+bands = [ { group = "Young 'uns", below = 30 }, { group = "Older" } ]
+
+[[characteristic]]
+name = "faith"
+groups = ["O'Brien group", "None"]
+prefixes = { "o'brien" = "O'Brien group" }
+'''
+BARE = '''
+[[stage]]
+name = "apply"
+[[stage]]
+name = "hired"
+
+[[characteristic]]
+name = "team"
+groups = ["Only one"]
+'''
+
+
+@pytest.mark.parametrize("text, planted, gap", [
+    # the youngest band is the reference group here, so the age gap goes to the next
+    (HOSTILE, [("sex", "Female", 'panel "final" interview'), ("band", "Older", "start")],
+     ("sex", "Female")),
+    (BARE, [], None),
+], ids=["hostile", "bare"])
+def test_edge_configs_run_through_the_pipeline(tmp_path, text, planted, gap):
+    import oracle
+
+    path = tmp_path / "funnel.toml"
+    path.write_text(text)
+    assert synthetic.planted_disparities(path) == planted
+    assert synthetic.planted_retention_gap(path) == gap
+    summary = generate_landing(tmp_path / "landing", applicants=1500, seed=4, config=path)
+    header = (tmp_path / "landing" / "applicants_01.csv").read_text().splitlines()[0]
+    if text is HOSTILE:
+        assert header == ('applicant_id,"Sex ""as recorded""; DROP TABLE people; --",'
+                          "born 'on',faith")
+        # the planted unknown outcomes avoid the funnel's own ("pending" is an alias here)
+        assert summary.planted["unknown_outcome"] == 3
+    settings = _settings(tmp_path / "landing", tmp_path, path)
+    pipeline.run_all(settings)
+    expected = oracle.compute_all(tmp_path / "landing", path)
+    assert_tables_match(read_table(settings, "marts.stage_pass_rates"),
+                        expected["stage_pass_rates"], PASS_KEYS)
+    assert_tables_match(read_table(settings, "marts.retention"), expected["retention"],
+                        RETENTION_KEYS)
+
+
+def test_main_cli_with_a_config(tmp_path, capsys):
+    assert synthetic.main(["--target", str(tmp_path), "--applicants", "300", "--seed", "2",
+                           "--config", str(TEN_STAGES), "--clean"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["config"] == str(TEN_STAGES) and out["dirty"] is False
+    assert out["planted_disparities"] == [["sex", "Female", "fitness"],
+                                          ["age_band", "Under 25", "sift"]]
+    header = (tmp_path / "applicants_01.csv").read_text().splitlines()[0]
+    assert header == ("applicant_id,sex,Date of Birth,ethnicity,disability,Religion or Belief,"
+                      "sexual_orientation")
+
+
+def test_bad_config_raises_before_writing(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[stage]]\nname = 'only one'\n")
+    with pytest.raises(ConfigError):
+        generate_landing(tmp_path / "landing", applicants=10, config=bad)
+    assert not (tmp_path / "landing").exists()
