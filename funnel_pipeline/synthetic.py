@@ -1,9 +1,13 @@
 """Synthetic landing folders: a realistic demo and a benchmark, generated set-based in DuckDB.
 
 `generate_landing(target, applicants=5000, seed=42)` writes a landing folder that follows
-CONTRACT.md (sections 1, 2, 3 and 6) for a fictional police force. All data is
-synthetic: ids are pseudonymous (`P00001234`, `E0000001231`), there are no names or
-emails, and no row describes a real person.
+CONTRACT.md (sections 1, 2, 3, 6 and 9) for a fictional police force.
+`generate_landing(..., config=FILE)` does the same for a force's own funnel (section 8:
+any stages, outcome aliases and characteristics, derived ones and age bands); see "A
+force's own funnel" below. Without `config` (or with the built-in default) the output is
+the default force's, exactly as before configured funnels existed, plus the leavers file.
+All data is synthetic: ids are pseudonymous (`P00001234`, `E0000001231`), there are no
+names or emails, and no row describes a real person.
 
 How it is generated
 -------------------
@@ -94,8 +98,8 @@ Files
 `applicants_01`, `applicants_02`; `events_<campaign year>_<n>` (split every
 `events_per_file` events, default 1,000,000); `campaigns.csv` (one campaign,
 `2025-DHEP-9`, deliberately missing so its route is Unknown), `population.csv`
-(synthetic local working-age shares, summing to 1 per characteristic) and
-`interventions.csv` when `optional_files=True`. `fmt="csv"` writes CSV, `"parquet"`
+(synthetic local working-age shares, summing to 1 per characteristic),
+`interventions.csv` and `leavers_01.csv` when `optional_files=True`. `fmt="csv"` writes CSV, `"parquet"`
 Parquet (all columns VARCHAR, as a source extract would be), and `"both"` a mixed
 folder: `applicants_01.csv` + `applicants_02.parquet`, events files alternating CSV and
 Parquet. The optional files are always CSV.
@@ -103,10 +107,77 @@ Parquet. The optional files are always CSV.
 Files are written into a hidden folder inside `target` (`.synthetic-tmp-*`, skipped by
 the landing loader) and renamed into place when complete.
 
+Leavers (CONTRACT.md section 9; every funnel)
+----------------------------------------------
+`leavers_01.csv` (`applicant_id,left_on,reason`): a recruit (an application passed at the
+final stage) leaves in its first, second or third year with probability
+`LEAVING_BY_YEAR` (15%, 8%, 6%: about a quarter within three years), at least 7 days
+after its start; leavings after the data cut-off are not in the file (censored).
+`left_on` is a bare date for half the rows, otherwise `...Z` or `YYYY-MM-DD HH:MM:SS`;
+`reason` is kept by the pipeline and never published. The planted retention gap
+(`planted_retention_gap`): women recruits (a configured funnel: the group of the
+middle-stage gap below) leave twice as often in every year (`RETENTION_GAP_FIRST_YEAR`,
+`RETENTION_GAP_LATER_YEARS`), about 15 points fewer still serving after a year, flagged
+in `marts.retention` at the demo size. Always present (valid input): three rows for
+people who never became a recruit (`leavers_no_recruit`, they belong to none). With
+`dirty=True`: a blank `applicant_id` and a blank `left_on` (`leavers_blank_required`),
+`31/02/2024` and `last Friday` (`leavers_bad_date`), a copy of a real row with another
+reason (`leavers_conflicting_copy`: both copies rejected) and an identical copy
+(`leavers_identical_copy`: counted once).
+
+A force's own funnel (`config=`, CONTRACT.md section 8)
+-------------------------------------------------------
+The same force (campaigns, routes, cut-off, second applications, formats, file layout,
+event id scheme), with everything else read from the configuration:
+
+* applicants files: `applicant_id` and each configured column once (a delivered
+  characteristic's `column`, an age band's `born_on`; derived characteristics have
+  none), headers as configured in `applicants_01` and upper or Title_Case in
+  `applicants_02`. Values: a group's name in odd case and stray spaces, its synonyms
+  (`F`, `Woman`), its prefixes and longer labels starting with them (`Asian or Asian
+  British: Indian` for `asian`; "<Prefix>: other" when no known label fits), blanks and
+  the configured not-stated spellings; every spelling is checked against section 8's
+  matching before it is used. Group shares: the default force's for sex, ethnicity,
+  disability, sexual orientation, and religion (`RELIGION_MIX`) when a characteristic has
+  exactly those groups; otherwise the reference group most, the others 20% in all (12%
+  each for more groups, at most 45%), 3% not stated. Dates of birth (`YYYY-MM-DD`) are
+  drawn from an applicant age profile (`APPLICANT_AGE_WEIGHTS`, 17 to 64, mostly in the
+  twenties) at the first application, so ages spread over the configured bands; 1.5%
+  blank, 1% a not-stated spelling.
+* events: the configured stages in order, spelled as their names and aliases in odd
+  case, outcomes as their names and configured aliases. Stage models
+  (`_stage_models`): eligibility (0.95), a sift (0.55) and an assessment (0.62) as in
+  the default force, each stage between them and the final offer (0.97) passed by 85%
+  or more (together about 0.58), so a funnel of five to ten stages ends 10-20% of
+  applications in an appointment; days to weeks between stages.
+* planted disparities (`planted_disparities(config)`, flagged at the demo size): the
+  first non-reference group of the first delivered characteristic with at least two
+  groups passes the middle stage (stage N // 2 + 1) at 0.5x its reference group's rate
+  before INTERVENTION_START and 0.75x from then (about 0.6x overall); the youngest age
+  band that is not the reference group (of the first age characteristic, holding at
+  least 1% of applicants) passes the second stage (the final one when the second is the
+  middle stage) at 0.7x. For `tests/fixtures/funnel.custom.toml`: women at `interview`,
+  under-25s at `sift`; for `benchmarks/funnel.ten_stages.toml`: women at `fitness`,
+  under-25s at `sift`. A funnel without such characteristics has that gap left out.
+* optional files: `campaigns.csv` as the default force's; `population.csv` rows only
+  for configured characteristics and groups (known shares, or the applicant mix with the
+  non-reference groups 1.3x bigger; age bands from a flat working-age population;
+  derived ones summed through `map`); `interventions.csv`: INT-1, coaching at the stage
+  of the group gap (the gap halved from its start), and INT-2, the campaign-limited
+  mentoring pilot (no effect).
+* `dirty=True`: the same kinds as the default force's, placed by the number of stages
+  (`_Generator._dirty_stages`); the unknown stage and outcome spellings skip any the
+  funnel uses; the unrecognised values are a typo of a group name per delivered column
+  and `31/02/1990` as a date of birth.
+
+Config values only ever reach SQL text as literals (`_q`) and column names as quoted
+identifiers (`_ident`, double quotes doubled).
+
 Command line (used by the benchmark)::
 
     python -m funnel_pipeline.synthetic --target DIR --applicants N --seed S \\
-        --format csv|parquet|both [--clean] [--no-optional] [--events-per-file N]
+        --format csv|parquet|both [--clean] [--no-optional] [--events-per-file N] \\
+        [--config FUNNEL.toml]
 """
 
 from __future__ import annotations
@@ -330,8 +401,8 @@ POPULATION_SHARES: tuple[tuple[str, str, str], ...] = (
 #: quarter of recruits leave within three years, most in the first
 LEAVING_BY_YEAR = (0.15, 0.08, 0.06)
 #: the retention gap: recruits of that group leave this many times as often in their first
-#: year, and this many times in the two years after (2 and 2: about 12% fewer are still
-#: serving after a year, flagged by the log-rank test at the demo size)
+#: year, and this many times in the two years after (2 and 2: about 15 points fewer are
+#: still serving after a year, flagged by the log-rank test at the demo size)
 RETENTION_GAP_FIRST_YEAR = 2.0
 RETENTION_GAP_LATER_YEARS = 2.0
 #: the default force's retention-gap group (a configured funnel's: `planted_retention_gap`)
