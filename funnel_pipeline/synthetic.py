@@ -194,7 +194,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 
@@ -1609,10 +1609,12 @@ class _ConfigGenerator(_Generator):
 
     The shared steps (campaigns, placing and writing events, dirty event rows, leavers)
     are the default force's; people, applications, applicants files, population and
-    interventions follow `_Plan`. Salts are >= 1000 where the draws are new."""
+    interventions follow `_Plan`. Where the draws are new their salts are new too:
+    1000 + j ... 1400 + j for applicants column j (fine for fewer than 100 columns), 2000 +
+    k, 3000 + k, 4000 + k for stage k's duration, withdrawal and pass."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, work: Path, *, config: FunnelConfig,
-                 **kwargs) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(con, work, **kwargs)
         self.config = config
         self.plan = _plan(config)
