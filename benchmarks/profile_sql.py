@@ -1,7 +1,7 @@
 """Time every SQL statement of a full build: where the pipeline's own SQL spends its time.
 
 The benchmark times Dagster steps; this answers the next question, which statement
-inside a step. It runs `steps.run_all` (the same SQL files the assets run: ingest,
+inside a step. It runs `pipeline.run_all` (the same SQL files the assets run: ingest,
 core, marts, publication counts; no Dagster, no checks, no charts) into a new DuckDB
 file, timing each statement of each SQL file, and prints the files and the slowest
 statements. Run it on a landing folder the benchmark generated, e.g.::
@@ -22,7 +22,7 @@ import shutil
 import time
 from pathlib import Path
 
-from funnel_pipeline import steps, warehouse
+from funnel_pipeline import pipeline, warehouse
 from funnel_pipeline.settings import Settings
 
 Timing = tuple[float, str, str]  # seconds, SQL file, statement head
@@ -31,10 +31,11 @@ Timing = tuple[float, str, str]  # seconds, SQL file, statement head
 def timed_run(settings: Settings) -> tuple[float, list[Timing]]:
     """Run the full build, timing each statement; (wall seconds, timings)."""
     timings: list[Timing] = []
-    run_sql_file, ingest = warehouse.run_sql_file, steps.ingest
+    run_sql_file, ingest = warehouse.run_sql_file, pipeline.ingest
 
     def run_timed(con, relative_path: str, params=None) -> None:
-        for statement, used in warehouse.bound_statements(relative_path, params):
+        repeats = warehouse.repeat_counts(con)
+        for statement, used in warehouse.bound_statements(relative_path, params, repeats):
             started = time.perf_counter()
             con.execute(statement, used) if used else con.execute(statement)
             head = " ".join(warehouse.without_comments(statement).split())[:90]
@@ -45,15 +46,15 @@ def timed_run(settings: Settings) -> tuple[float, list[Timing]]:
         try:
             return ingest(*args, **kwargs)
         finally:
-            timings.append((time.perf_counter() - started, "ingest (landing → raw)", "steps.ingest"))
+            timings.append((time.perf_counter() - started, "ingest (landing → raw)", "raw.ingest"))
 
-    warehouse.run_sql_file, steps.ingest = run_timed, ingest_timed
+    warehouse.run_sql_file, pipeline.ingest = run_timed, ingest_timed
     try:
         started = time.perf_counter()
-        steps.run_all(settings)
+        pipeline.run_all(settings)
         return time.perf_counter() - started, timings
     finally:
-        warehouse.run_sql_file, steps.ingest = run_sql_file, ingest
+        warehouse.run_sql_file, pipeline.ingest = run_sql_file, ingest
 
 
 def main() -> None:

@@ -222,12 +222,35 @@ def _child_env(extra: dict[str, str]) -> dict[str, str]:
 # --- the floor -----------------------------------------------------------------------------
 
 
+def floor_vocabulary() -> list[tuple[str, str, str, int | None]]:
+    """The built-in funnel as the floor's one lookup table (domain, spelling, canonical,
+    stage order): floor.sql is a hand-written script of the default funnel, kept apart
+    from the pipeline's config.* tables on purpose, so it checks them independently."""
+    from funnel_pipeline.funnel_config import NOT_STATED, load_config
+
+    config = load_config(None)
+    rows: list[tuple[str, str, str, int | None]] = []
+    for stage in config.stages:
+        rows += [("stage", s.lower(), stage.name, stage.order) for s in (stage.name, *stage.aliases)]
+    for outcome, aliases in config.outcomes.items():
+        rows += [("outcome", s, outcome, None) for s in (outcome, *aliases)]
+    for position, c in enumerate(config.characteristics, start=1):
+        rows.append(("reference_group", c.name, c.reference_group, position))
+        if c.kind == "delivered":
+            rows += [(c.name, s, NOT_STATED, None) for s in ("", *config.not_stated)]
+            rows += [(c.name, s, g, None) for s, g in c.spellings.items()]
+            rows += [("ethnicity_prefix", p, g, None) for p, g in c.prefixes.items()]
+        if c.kind == "derived":
+            rows += [(c.name, b, g, None) for b, g in {**c.mapping, NOT_STATED: NOT_STATED}.items()]
+    return rows
+
+
 def floor_child(args: argparse.Namespace) -> int:
     """Subprocess entry: run floor.sql over a landing folder, write the table, print timings."""
     import duckdb
     from scipy.stats import fisher_exact
 
-    from funnel_pipeline import contract
+    from funnel_pipeline import marts
     from funnel_pipeline.warehouse import split_statements
 
     landing = Path(args.landing)
@@ -239,7 +262,7 @@ def floor_child(args: argparse.Namespace) -> int:
         con.execute(f"SET threads = {int(args.threads)}")
     con.execute("CREATE TEMP TABLE vocabulary (domain VARCHAR, spelling VARCHAR, canonical VARCHAR, "
                 "stage_order INTEGER)")
-    con.executemany("INSERT INTO vocabulary VALUES (?, ?, ?, ?)", contract.vocabulary_rows())
+    con.executemany("INSERT INTO vocabulary VALUES (?, ?, ?, ?)", floor_vocabulary())
     started = time.perf_counter()
     base = _sql_path(landing)
     if args.fmt == "parquet":
@@ -268,7 +291,7 @@ def floor_child(args: argparse.Namespace) -> int:
                  f"FROM read_csv('{_sql_path(path)}', {csv.format(cols=columns(path))}) WITH ORDINALITY"
                  for path in sorted(landing.glob("applicants*.csv"))]
         con.execute("CREATE TEMP VIEW landing_applicants AS " + " UNION ALL ".join(parts))
-    params = {"z": contract.WILSON_Z}
+    params = {"z": marts.WILSON_Z}
     for statement in split_statements(FLOOR_SQL.read_text()):
         used = {k: v for k, v in params.items() if f"${k}" in statement}
         con.execute(statement, used) if used else con.execute(statement)
@@ -284,8 +307,8 @@ def floor_child(args: argparse.Namespace) -> int:
                                    alternative="two-sided").pvalue)
         r["fisher_p_value"] = p
         r["flagged"] = bool(r["adverse_impact_ratio"] is not None and p is not None
-                            and r["adverse_impact_ratio"] < contract.ADVERSE_IMPACT_THRESHOLD
-                            and p < contract.SIGNIFICANCE_LEVEL)
+                            and r["adverse_impact_ratio"] < marts.ADVERSE_IMPACT_THRESHOLD
+                            and p < marts.SIGNIFICANCE_LEVEL)
         table.append({c: r[c] for c in COMPARED_COLUMNS})
     seconds = time.perf_counter() - started
     Path(args.out).write_text(json.dumps(table, default=str))

@@ -107,14 +107,23 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from funnel_pipeline.funnel_config import ConfigError, load_config
     from funnel_pipeline.settings import Settings
     from funnel_pipeline.synthetic import generate_landing
 
     ensure_dagster_home()
+    if args.config:
+        os.environ["FUNNEL_CONFIG"] = str(Path(args.config).resolve())
     settings = Settings.from_env()
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError as exc:
+        print(f"invalid configuration: {exc}", file=sys.stderr)
+        return 2
     landing = settings.landing_dir
     if not landing.exists() or not any(landing.iterdir()):
-        summary = generate_landing(landing, applicants=args.applicants, seed=args.seed, fmt="both")
+        summary = generate_landing(landing, applicants=args.applicants, seed=args.seed, fmt="both",
+                                   config=config)
         print(f"Wrote synthetic demo landing folder {landing} ({summary.events} events, "
               f"{summary.applicants} applicants)")
     else:
@@ -460,7 +469,14 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="generate demo data (if the landing folder is empty) and run")
     demo.add_argument("--applicants", type=int, default=5000)
     demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--config", default=None,
+                      help="a force's funnel configuration (TOML, docs/CONFIGURATION.md); the demo "
+                           "data follows it (default: $FUNNEL_CONFIG, else the built-in funnel)")
     demo.set_defaults(func=cmd_demo)
+    check = sub.add_parser("check-config", help="validate a funnel configuration file and print "
+                                                "the funnel it describes")
+    check.add_argument("path", help="the TOML file (CONTRACT.md section 8)")
+    check.set_defaults(func=cmd_check_config)
     run = sub.add_parser("run", help="run the nightly job now on $FUNNEL_LANDING_DIR")
     run.set_defaults(func=cmd_run)
     rebuild_p = sub.add_parser("rebuild", help="rebuild everything from the landing folder into a "

@@ -493,8 +493,8 @@ class _Reader:
 def describe(config: FunnelConfig) -> str:
     """The funnel as a reviewer reads it (`funnel check-config`): stages with their
     aliases and roles, characteristics with their groups and reference groups."""
-    lines = [f"Funnel configuration: {config.name}", f"sha256 (what the tables depend on): "
-             f"{config.sha256}", "", f"Stages ({len(config.stages)}, in funnel order):"]
+    lines = [f"Funnel configuration: {config.name}", (f"sha256 (what the tables depend on): "
+             f"{config.sha256}"), "", f"Stages ({len(config.stages)}, in funnel order):"]
     for s in config.stages:
         roles = [r for r, on in (("enters the funnel", s.order == 1),
                                  ("sift stage of the publication", s.name == config.sift_stage.name),

@@ -486,9 +486,9 @@ class DirtyKey(SQLModel, table=True):
 
     __tablename__ = "dirty_keys"
     __table_args__ = {"schema": "core"}
-    kind: str = Field(primary_key=True, sa_type=Text)  # application / applicant
+    kind: str = Field(primary_key=True, sa_type=Text)  # application_key / applicant_key
     applicant_id: str = Field(primary_key=True, sa_type=Text)
-    campaign_id: str = Field(primary_key=True, sa_type=Text)  # '' for kind = applicant
+    campaign_id: str = Field(primary_key=True, sa_type=Text)  # '' for kind = applicant_key
 
 
 LANDED_ROW_MODELS: dict[str, type[SQLModel]] = {

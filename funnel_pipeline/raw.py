@@ -536,8 +536,18 @@ def _json_column(kind: str) -> str:
 
 def _copy_parquet(con: duckdb.DuckDBPyConnection, path: Path, kind: str, file_id: int,
                   columns: list[str], mapping: dict[str, str]) -> int:
-    select, extra_sql, extra_params = _select_lists(
-        kind, columns, mapping, lambda i: _quote_identifier(columns[i]))
+    types = [t for _, t, *_ in con.execute("DESCRIBE SELECT * FROM read_parquet(?)",
+                                           [duckdb_path(path)]).fetchall()]
+
+    def ref(i: int) -> str:
+        # a typed instant becomes ISO 8601 text in UTC with a `Z` (CONTRACT.md §1.2's
+        # format; DuckDB's own text for it, `…+00`, is not an offset the contract parses)
+        name = _quote_identifier(columns[i])
+        if types[i].startswith("TIMESTAMP WITH TIME ZONE"):
+            return f"strftime({name}, '%Y-%m-%dT%H:%M:%S.%fZ')"
+        return name
+
+    select, extra_sql, extra_params = _select_lists(kind, columns, mapping, ref)
     table = models.LANDED_ROW_MODELS[kind].__tablename__
     contract_cols = models.contract_columns(kind)
     # the 1-based row number is the reader's own file_row_number; a file that delivers a

@@ -51,6 +51,15 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     return _make
 
 
+def ingest(settings: Settings):
+    """The first two steps of a run: the funnel configuration applied (schema and
+    config.* tables), then the landing folder loaded into raw. Returns the IngestSummary."""
+    from funnel_pipeline import core, raw
+
+    core.apply_configuration(settings)
+    return raw.ingest(settings)
+
+
 def materialize_all(settings: Settings, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     """Every asset of the real Definitions, through a real Dagster instance."""
     from funnel_pipeline import definitions
@@ -76,6 +85,33 @@ def read_table(settings: Settings, table: str, order_by: str | None = None) -> l
         return [dict(zip(names, row)) for row in cur.fetchall()]
     finally:
         con.close()
+
+
+def default_config_with(folder: Path, **publication: object) -> str:
+    """A copy of the built-in funnel with [publication] keys set (e.g. threshold=10), as
+    a force would write it; returns its path for Settings.config_path."""
+    from importlib import resources
+
+    text = resources.files("funnel_pipeline").joinpath("default_funnel.toml").read_text("utf-8")
+    extra = "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in publication.items())
+    path = folder / "funnel.toml"
+    path.write_text(text.replace("[publication]\n", "[publication]\n" + extra), "utf-8")
+    return str(path)
+
+
+def with_groups(settings: Settings, table: str) -> list[dict]:
+    """Rows of core.applicants / core.applications with their `groups` list spelled out as
+    one key per configured characteristic (positions from config.characteristics), and
+    for applications `outcome_<stage>` keys: how a test reads a person or application."""
+    rows = read_table(settings, table)
+    positions = read_table(settings, "config.characteristics", order_by="position")
+    stages = read_table(settings, "config.stages", order_by="stage_order")
+    for row in rows:
+        for c in positions:
+            row[c["characteristic"]] = row["groups"][c["position"] - 1]
+        for s in stages if "outcomes" in row else ():
+            row[f"outcome_{s['stage']}"] = row["outcomes"][s["stage_order"] - 1]
+    return rows
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[object]], *, bom: bool = False,

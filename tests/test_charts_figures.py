@@ -11,7 +11,11 @@ import pytest
 
 from funnel_pipeline.charts import figures as F
 from funnel_pipeline.charts._frames import RATES_COLUMNS
+from funnel_pipeline.charts.labels import Labels
+from funnel_pipeline.funnel_config import load_config
 
+#: the built-in funnel's names, as the charts of a run get them
+LABELS = Labels(load_config(None))
 STAGES = ("application", "sift", "assessment", "vetting", "appointment")
 STAGE_LABELS = ("Application", "Sift", "Assessment (SEARCH)", "Vetting", "Appointment")
 Z = 1.959963984540054
@@ -159,7 +163,7 @@ def trace(fig: go.Figure, name_start: str) -> go.Scatter:
 
 
 def test_funnel_overall_counts_and_share_of_applications() -> None:
-    fig = F.funnel_overall(make_rates())
+    fig = F.funnel_overall(make_rates(), labels=LABELS)
     assert len(fig.data) == 1 and fig.data[0].type == "funnel"
     f = fig.data[0]
     assert tuple(f.y) == STAGE_LABELS
@@ -174,7 +178,7 @@ def test_funnel_overall_counts_and_share_of_applications() -> None:
 
 
 def test_funnel_by_group_hides_small_group_and_says_so() -> None:
-    fig = F.funnel_by_group(make_rates(), "ethnicity", min_group_size=10)
+    fig = F.funnel_by_group(make_rates(), "ethnicity", min_group_size=10, labels=LABELS)
     names = [t.name for t in fig.data]
     assert names == ["White (reference)", "Asian", "Not stated"]
     asian = trace(fig, "Asian")
@@ -184,7 +188,7 @@ def test_funnel_by_group_hides_small_group_and_says_so() -> None:
     assert "Black" in subtitle(fig)
     assert_plain_english(fig)
     # the threshold is a parameter: at 5 Black is large enough
-    fig5 = F.funnel_by_group(make_rates(), "ethnicity", min_group_size=5)
+    fig5 = F.funnel_by_group(make_rates(), "ethnicity", min_group_size=5, labels=LABELS)
     assert "Black" in [t.name for t in fig5.data]
     assert "Too small" not in subtitle(fig5)
 
@@ -194,7 +198,7 @@ def test_funnel_by_group_hides_small_group_and_says_so() -> None:
 
 def test_pass_rates_wilson_bars_reference_and_four_fifths_marks() -> None:
     rates = make_rates()
-    fig = F.pass_rates_by_group(rates, "ethnicity")
+    fig = F.pass_rates_by_group(rates, "ethnicity", labels=LABELS)
     assert_plain_english(fig)
     white = trace(fig, "White (reference)")
     assert white.marker.symbol == "square"
@@ -220,7 +224,7 @@ def test_pass_rates_wilson_bars_reference_and_four_fifths_marks() -> None:
 
 
 def test_pass_rates_flagged_points_highlighted() -> None:
-    fig = F.pass_rates_by_group(make_rates(), "ethnicity")
+    fig = F.pass_rates_by_group(make_rates(), "ethnicity", labels=LABELS)
     asian = trace(fig, "Asian")
     # sift: ratio 0.55, p 0.0004 → flagged; assessment: p 0.41 → not; vetting: ratio ≥ 0.8
     assert list(asian.customdata) == [False, True, False, False, False]
@@ -232,7 +236,7 @@ def test_pass_rates_flagged_points_highlighted() -> None:
 
 
 def test_pass_rates_without_flags_has_no_flag_legend_and_hides_small_groups() -> None:
-    fig = F.pass_rates_by_group(make_rates(p_values={}), "ethnicity", min_group_size=10)
+    fig = F.pass_rates_by_group(make_rates(p_values={}), "ethnicity", min_group_size=10, labels=LABELS)
     assert not [t for t in fig.data if (t.name or "").startswith("Flagged")]
     assert "Black" not in [t.name for t in fig.data]
     assert "Too small to read" in subtitle(fig)
@@ -245,7 +249,7 @@ def test_derived_characteristic_groups_read_in_words() -> None:
         "Not stated": ETHNICITY["Not stated"],
     }
     rates = make_rates("ethnic_minority", counts, reference="No", p_values={("Yes", "sift"): 0.001})
-    fig = F.pass_rates_by_group(rates, "ethnic_minority")
+    fig = F.pass_rates_by_group(rates, "ethnic_minority", labels=LABELS)
     names = [t.name for t in fig.data]
     assert "White (reference)" in names and "Ethnic minority" in names
     assert "Yes" not in names and "No" not in names
@@ -258,7 +262,7 @@ def test_derived_characteristic_groups_read_in_words() -> None:
 
 def test_heatmap_cells_ratios_muting_and_boxes() -> None:
     rates = make_rates()
-    fig = F.adverse_impact_heatmap(rates, "ethnicity")
+    fig = F.adverse_impact_heatmap(rates, "ethnicity", labels=LABELS)
     assert_plain_english(fig)
     heat = [t for t in fig.data if t.type == "heatmap"]
     assert len(heat) == 2
@@ -292,7 +296,7 @@ def test_heatmap_cells_ratios_muting_and_boxes() -> None:
 
 
 def test_heatmap_with_only_small_groups_says_so() -> None:
-    fig = F.adverse_impact_heatmap(make_rates(), "ethnicity", min_group_size=100)
+    fig = F.adverse_impact_heatmap(make_rates(), "ethnicity", min_group_size=100, labels=LABELS)
     assert not fig.data
     assert "Too small to read" in fig.layout.annotations[0].text
 
@@ -300,35 +304,42 @@ def test_heatmap_with_only_small_groups_says_so() -> None:
 # --- (d) trends ---------------------------------------------------------------------
 
 
-def test_trend_by_campaign_order_gaps_and_all_line() -> None:
-    by_campaign = make_by_campaign()
-    fig = F.pass_rate_trend_by_campaign(
-        by_campaign, "ethnicity", "sift", campaign_order=["C1", "C2"], min_group_size=10
-    )
+def make_by_year() -> pd.DataFrame:
+    """`marts.stage_pass_rates_by_year`-shaped: three application years."""
+    parts = []
+    for year, scale in ((2023, 1), (2022, 2), (2024, 1)):
+        counts = {g: [tuple(v * scale for v in s) for s in per] for g, per in ETHNICITY.items()}
+        if year == 2022:  # Asian too small in 2022 only
+            counts["Asian"] = [(4, 1, 0), (2, 2, 0), (1, 1, 0), (1, 0, 0), (1, 0, 0)]
+        frame = make_rates(counts=counts)  # type: ignore[arg-type]
+        frame.insert(0, "application_year", year)
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_trend_by_year_is_a_time_axis_with_gaps_and_an_all_line() -> None:
+    fig = F.pass_rate_trend_by_year(make_by_year(), "ethnicity", "sift", min_group_size=10,
+                                    labels=LABELS)
     assert_plain_english(fig)
-    assert list(fig.layout.xaxis.categoryarray) == ["C1", "C2", "C3"]
+    assert list(fig.layout.xaxis.tickvals) == [2022, 2023, 2024]  # years in order, not labels
+    assert fig.layout.xaxis.title.text == "Year of application"
     everyone = trace(fig, "All applicants")
     assert everyone.line.dash == "dash"
     asian = trace(fig, "Asian")
-    assert asian.y[0] is None  # too small in C1: a gap, not a point
+    assert list(asian.x) == [2022, 2023, 2024]
+    assert asian.y[0] is None  # too small in 2022: a gap, not a point
     assert asian.y[1] == pytest.approx(15 / 40)
-    assert "Asian (C1)" in subtitle(fig)
-    black = trace(fig, "Black")  # 12 applications in C1 only (6 in C2, C3)
+    assert "Asian (2022)" in subtitle(fig)
+    black = trace(fig, "Black")  # 12 applications in 2022 only (6 in 2023, 2024)
     assert black.y[0] == pytest.approx(4 / 10) and black.y[1] is None and black.y[2] is None
-    assert "Black (C2, C3)" in subtitle(fig)
+    assert "Black (2023, 2024)" in subtitle(fig)
     assert fig.layout.yaxis.tickformat == ".0%"
-
-
-def test_trend_by_campaign_for_one_entry_route() -> None:
-    fig = F.pass_rate_trend_by_campaign(make_by_campaign(), "ethnicity", "sift", entry_route="DHEP")
-    assert list(fig.layout.xaxis.categoryarray) == ["C3"]
-    assert subtitle(fig).startswith("DHEP campaigns only")
 
 
 def test_pass_rates_by_entry_route_uses_route_segments() -> None:
     by_campaign = make_by_campaign()
     by_route = by_campaign[by_campaign.campaign_id != "C1"].drop(columns="campaign_id")
-    fig = F.pass_rates_by_entry_route(by_route, "ethnicity", "sift")
+    fig = F.pass_rates_by_entry_route(by_route, "ethnicity", "sift", labels=LABELS)
     assert_plain_english(fig)
     assert list(fig.layout.yaxis.ticktext) == ["DHEP", "PCDA"]
     assert "Sift" in fig.layout.title.text
@@ -339,22 +350,20 @@ def test_pass_rates_by_entry_route_uses_route_segments() -> None:
 # --- inputs -------------------------------------------------------------------------
 
 
-def test_missing_columns_and_unknown_stage_are_errors() -> None:
+def test_missing_columns_are_errors() -> None:
     with pytest.raises(ValueError, match="pass_rate_ci_low"):
-        F.pass_rates_by_group(make_rates().drop(columns="pass_rate_ci_low"), "ethnicity")
-    with pytest.raises(ValueError, match="campaign_id"):
-        F.pass_rate_trend_by_campaign(make_rates(), "ethnicity", "sift")
-    with pytest.raises(ValueError, match="unknown stage"):
-        F.pass_rate_trend_by_campaign(make_by_campaign(), "ethnicity", "interview")
+        F.pass_rates_by_group(make_rates().drop(columns="pass_rate_ci_low"), "ethnicity", labels=LABELS)
+    with pytest.raises(ValueError, match="application_year"):
+        F.pass_rate_trend_by_year(make_rates(), "ethnicity", "sift", labels=LABELS)
 
 
 def test_empty_marts_give_a_readable_placeholder() -> None:
     empty = make_rates().iloc[0:0]
     for fig in (
-        F.funnel_overall(empty),
-        F.funnel_by_group(empty, "sex"),
-        F.pass_rates_by_group(empty, "sex"),
-        F.adverse_impact_heatmap(empty, "sex"),
+        F.funnel_overall(empty, labels=LABELS),
+        F.funnel_by_group(empty, "sex", labels=LABELS),
+        F.pass_rates_by_group(empty, "sex", labels=LABELS),
+        F.adverse_impact_heatmap(empty, "sex", labels=LABELS),
     ):
         assert not fig.data and fig.layout.annotations
         assert fig.layout.width == 450
@@ -364,44 +373,32 @@ def test_nullable_dtypes_from_duckdb_are_accepted() -> None:
     """DuckDB's `.df()` may hand over pandas NA and nullable dtypes."""
     rates = make_rates().convert_dtypes()
     assert rates["adverse_impact_ratio"].isna().any()
-    fig = F.adverse_impact_heatmap(rates, "ethnicity")
+    fig = F.adverse_impact_heatmap(rates, "ethnicity", labels=LABELS)
     assert [t.type for t in fig.data].count("heatmap") == 2
-    F.pass_rates_by_group(rates, "ethnicity").to_json()
+    F.pass_rates_by_group(rates, "ethnicity", labels=LABELS).to_json()
 
 
-def test_standard_figures_on_the_contract_example() -> None:
-    """The independently computed example marts: every chart builds at sidebar width."""
+def test_every_page_builds_on_the_contract_example() -> None:
+    """The independently computed example marts: every page's charts build at sidebar
+    width and read as plain English, for the built-in funnel and a force's own."""
+    from funnel_pipeline.charts import pages
+
+    for folder, config in (("optional-landing.v12.expected", None),
+                           ("force-landing.expected", "funnel.custom.toml")):
+        expected = FIXTURES.parent / folder
+        marts = {t: pd.read_csv(expected / f"{t}.csv") for t in pages.MARTS_READ}
+        funnel = load_config(FIXTURES.parent / config if config else None)
+        built = pages.build_figures(marts, funnel, min_group_size=10)
+        assert set(built) == {"funnel", "pass_rates", "adverse_impact", "trends"}
+        assert len(built["pass_rates"]) == len(funnel.characteristics)
+        assert len(built["trends"]) == 2 * len(funnel.characteristics)
+        for figs in built.values():
+            for fig in figs.values():
+                assert fig.layout.width == 450 and 150 < fig.layout.height < 1200
+                assert_plain_english(fig)
     rates = pd.read_csv(FIXTURES / "stage_pass_rates.csv")
-    by_campaign = pd.read_csv(FIXTURES / "stage_pass_rates_by_campaign.csv")
-    by_route = pd.read_csv(FIXTURES / "stage_pass_rates_by_entry_route.csv")
-    for characteristic in (
-        "sex",
-        "ethnicity",
-        "ethnic_minority",
-        "disability",
-        "sexual_orientation",
-        "lgbt_plus",
-    ):
-        figs = F.standard_figures(
-            rates,
-            characteristic=characteristic,
-            stage="sift",
-            by_campaign=by_campaign,
-            by_entry_route=by_route,
-        )
-        assert set(figs) == {
-            "funnel",
-            "funnel_by_group",
-            "pass_rates",
-            "adverse_impact",
-            "trend_by_campaign",
-            "by_entry_route",
-        }
-        for fig in figs.values():
-            assert fig.layout.width == 450 and 250 < fig.layout.height < 1000
-            assert_plain_english(fig)
     # Asian at sift is flagged in this example: it must carry the ring
-    fig = F.pass_rates_by_group(rates, "ethnicity")
+    fig = F.pass_rates_by_group(rates, "ethnicity", labels=LABELS)
     asian = trace(fig, "Asian")
     assert bool(asian.customdata[1])
     assert asian.marker.line.width[1] == 3

@@ -9,7 +9,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from test_charts_figures import make_rates
+from test_charts_figures import LABELS, make_rates
 
 from funnel_pipeline.charts import figures as F
 from funnel_pipeline.charts import render as R
@@ -94,8 +94,8 @@ def charts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_pngs_are_real_images_of_the_figure_size(charts_dir: Path) -> None:
     rates = make_rates()
     figs = {
-        "funnel": F.funnel_overall(rates),
-        "adverse_impact": F.adverse_impact_heatmap(rates, "ethnicity"),
+        "funnel": F.funnel_overall(rates, labels=LABELS),
+        "adverse_impact": F.adverse_impact_heatmap(rates, "ethnicity", labels=LABELS),
     }
     started = time.monotonic()
     paths = R.write_pngs(figs, charts_dir)
@@ -116,26 +116,26 @@ def test_pngs_are_real_images_of_the_figure_size(charts_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_same_figure_same_file_changed_figure_new_file(charts_dir: Path) -> None:
-    fig = F.funnel_overall(make_rates())
+    fig = F.funnel_overall(make_rates(), labels=LABELS)
     path = R.write_pngs({"funnel": fig}, charts_dir)["funnel"]
     mtime = path.stat().st_mtime_ns
-    again = R.write_pngs({"funnel": F.funnel_overall(make_rates())}, charts_dir)["funnel"]
+    again = R.write_pngs({"funnel": F.funnel_overall(make_rates(), labels=LABELS)}, charts_dir)["funnel"]
     assert again == path and path.stat().st_mtime_ns == mtime  # reused, not re-rendered
     rates = make_rates()
     rates.loc[rates.stage == "appointment", "passed"] += 1
-    changed = R.write_pngs({"funnel": F.funnel_overall(rates)}, charts_dir)["funnel"]
+    changed = R.write_pngs({"funnel": F.funnel_overall(rates, labels=LABELS)}, charts_dir)["funnel"]
     assert changed != path and path.exists()  # old materialisations keep their picture
     started = time.monotonic()
-    R.render_png(F.funnel_by_group(rates, "ethnicity"))
+    R.render_png(F.funnel_by_group(rates, "ethnicity", labels=LABELS))
     assert time.monotonic() - started < 10  # the browser is kept between images
 
 
 def test_filename_depends_on_content_and_size() -> None:
-    fig = F.funnel_overall(make_rates())
+    fig = F.funnel_overall(make_rates(), labels=LABELS)
     name = R.chart_filename("Funnel / overall", fig)
     assert re.fullmatch(r"funnel_overall_[0-9a-f]{16}\.png", name)
-    assert R.chart_filename("Funnel / overall", F.funnel_overall(make_rates())) == name
-    assert R.chart_filename("Funnel / overall", F.funnel_overall(make_rates(), width=500)) != name
+    assert R.chart_filename("Funnel / overall", F.funnel_overall(make_rates(), labels=LABELS)) == name
+    assert R.chart_filename("Funnel / overall", F.funnel_overall(make_rates(), width=500, labels=LABELS)) != name
     assert R.chart_filename("Funnel / overall", fig, scale=2) != name
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from browser import launch_chromium
-from test_charts_figures import make_by_campaign, make_rates
+from test_charts_figures import LABELS, make_by_year, make_rates
 
 from funnel_pipeline.charts import figures as F
 from funnel_pipeline.charts.report import markdown_to_html, report_html, write_html_report
@@ -26,10 +26,10 @@ SUMMARY = """## What changed
 def figures() -> dict[str, object]:
     rates = make_rates()
     return {
-        "funnel": F.funnel_overall(rates),
-        "pass_rates": F.pass_rates_by_group(rates, "ethnicity"),
-        "adverse_impact": F.adverse_impact_heatmap(rates, "ethnicity"),
-        "trend": F.pass_rate_trend_by_campaign(make_by_campaign(), "ethnicity", "sift"),
+        "funnel": F.funnel_overall(rates, labels=LABELS),
+        "pass_rates": F.pass_rates_by_group(rates, "ethnicity", labels=LABELS),
+        "adverse_impact": F.adverse_impact_heatmap(rates, "ethnicity", labels=LABELS),
+        "trend": F.pass_rate_trend_by_year(make_by_year(), "ethnicity", "sift", labels=LABELS),
     }
 
 

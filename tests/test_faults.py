@@ -55,7 +55,7 @@ def _matches_oracle(settings: Settings) -> None:
 
 def _child(settings: Settings, *, drop_dac: bool = False, extra_env: dict | None = None
            ) -> subprocess.CompletedProcess:
-    """`steps.run_all` in a child process (optionally without root's permission bypass)."""
+    """`pipeline.run_all` in a child process (optionally without root's permission bypass)."""
     if drop_dac and not SETPRIV:
         pytest.skip("setpriv not available: cannot drop CAP_DAC_OVERRIDE to test permissions as root")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT),
@@ -64,7 +64,7 @@ def _child(settings: Settings, *, drop_dac: bool = False, extra_env: dict | None
            "FUNNEL_REPORTS_DIR": str(settings.reports_dir),
            "FUNNEL_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
            **(extra_env or {})}
-    code = ("from funnel_pipeline import steps\nfrom funnel_pipeline.settings import Settings\n"
+    code = ("from funnel_pipeline import pipeline\nfrom funnel_pipeline.settings import Settings\n"
             "pipeline.run_all(Settings.from_env())\n")
     return subprocess.run([*(DROP_DAC if drop_dac else []), sys.executable, "-c", code], check=False,
                           env=env, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
@@ -132,7 +132,7 @@ def _grow(point: Path, size: str) -> None:
 
 
 def test_database_disk_full(tmp_path: Path, small_tmpfs):
-    disk = small_tmpfs("db", "8M")
+    disk = small_tmpfs("db", "24M")
     settings = Settings(landing_dir=_landing(tmp_path), duckdb_path=disk / "funnel.duckdb",
                         reports_dir=tmp_path / "reports", duckdb_memory_limit="1GB")
     pipeline.run_all(settings)
@@ -270,7 +270,7 @@ def test_a_locked_database_is_named_with_the_holding_process(healthy, dagster_ho
 
 @pytest.mark.slow
 def test_a_full_disk_is_named_on_the_last_line(tmp_path: Path, small_tmpfs, dagster_home):
-    disk = small_tmpfs("db", "8M")
+    disk = small_tmpfs("db", "24M")
     settings = Settings(landing_dir=_landing(tmp_path), duckdb_path=disk / "funnel.duckdb",
                         reports_dir=tmp_path / "reports", duckdb_memory_limit="1GB")
     pipeline.run_all(settings)

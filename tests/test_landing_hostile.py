@@ -13,11 +13,10 @@ import oracle
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import EVENT_HEADER, read_table, write_csv
+from conftest import EVENT_HEADER, ingest, read_table, write_csv
 from table_compare import assert_tables_match
 
 from funnel_pipeline import core, pipeline
-from funnel_pipeline.raw import ingest
 
 HEADER = ",".join(EVENT_HEADER) + "\n"
 KEYS = ["characteristic", "group_name", "stage"]

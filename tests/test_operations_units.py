@@ -16,7 +16,8 @@ import pytest
 import yaml
 from conftest import FIXTURES, REPO_ROOT
 
-from funnel_pipeline.operations import alerts, schedules, sensors
+from funnel_pipeline import causes
+from funnel_pipeline.operations import schedules, sensors
 from funnel_pipeline.settings import Settings
 
 
@@ -177,8 +178,8 @@ def test_sensor_locked_database_still_starts_a_run(dagster_home, tmp_path):
     ("x" * 500, ["x" * 250]),
 ])
 def test_scrub_keeps_the_first_line_without_values(message, leaked):
-    cleaned = alerts.scrub(message)
-    assert "\n" not in cleaned and len(cleaned) <= alerts.MAX_MESSAGE_CHARS
+    cleaned = causes.scrub(message)
+    assert "\n" not in cleaned and len(cleaned) <= causes.MAX_MESSAGE_CHARS
     for value in leaked:
         assert value not in cleaned
 
@@ -186,7 +187,7 @@ def test_scrub_keeps_the_first_line_without_values(message, leaked):
 def test_scrub_keeps_an_operational_message_readable():
     text = ("DuckDB file /srv/funnel/funnel.duckdb is locked by another process and stayed "
             "locked for 120 s; is another run or a client holding it open?")
-    assert alerts.scrub(text) == text
+    assert causes.scrub(text) == text
 
 
 # --- dagster.yaml ----------------------------------------------------------------------

@@ -30,6 +30,8 @@ WINDOW = {
     "latest_event_time": dt.datetime(2030, 1, 1, tzinfo=UTC),
 }
 REPO = Path(__file__).resolve().parents[1]
+#: the example suite (test data, not a pipeline suite)
+SUITES = Path(__file__).resolve().parent / "fixtures" / "suites"
 
 # file 1: ten clean events. file 2: one bad value per check, each carrying the sentinel.
 _EVENTS_SQL = f"""
@@ -143,13 +145,13 @@ def test_pin_matches_pyproject() -> None:
 
 
 def test_example_suite_loads_with_meta() -> None:
-    assert "example_events" in suites.list_suites()
-    specs = suites.check_specs("example_events")
+    assert "example_events" in suites.list_suites(SUITES)
+    specs = suites.check_specs("example_events", SUITES)
     assert len(specs) == 9
     assert len({s.check_name for s in specs}) == 9
     assert {s.severity for s in specs} == {"error", "warn"}
     assert all(s.description for s in specs)
-    suite = suites.load_suite("example_events")
+    suite = suites.load_suite("example_events", SUITES)
     assert suite.name == "example_events"
     assert [e.meta["check_name"] for e in suite.expectations] == [s.check_name for s in specs]
 
@@ -159,7 +161,7 @@ def test_check_specs_do_not_import_gx() -> None:
         "import sys\n"
         "from funnel_pipeline.quality import check_specs, list_suites\n"
         "import funnel_pipeline.quality.runner, funnel_pipeline.quality.report\n"
-        "assert check_specs('example_events')\n"
+        f"assert check_specs('example_events', __import__('pathlib').Path({str(SUITES)!r}))\n"
         "assert 'great_expectations' not in sys.modules, 'GX imported eagerly'\n"
     )
     done = subprocess.run(
@@ -214,8 +216,8 @@ def test_suite_file_errors(tmp_path: Path) -> None:
 
 
 def test_suite_round_trips_through_gx() -> None:
-    original = suites.read_suite_json("example_events")
-    suite = suites.load_suite("example_events")
+    original = suites.read_suite_json("example_events", SUITES)
+    suite = suites.load_suite("example_events", SUITES)
     again = suite.to_json_dict()
     again.pop("id", None)
     for exp in again["expectations"]:
@@ -278,13 +280,13 @@ def test_bound_literals_run_in_duckdb() -> None:
 def test_whole_table_batch(events_db: Path) -> None:
     outcomes = validate(
         events_db,
-        "example_events",
+        "example_events", suites_dir=SUITES,
         table="core.events",
         expectation_parameters=WINDOW,
         run_id="run-table",
     )
     assert [o.check_name for o in outcomes] == [
-        s.check_name for s in suites.check_specs("example_events")
+        s.check_name for s in suites.check_specs("example_events", SUITES)
     ]
     got = _by_check(outcomes)
     assert {name for name, o in got.items() if not o.success} == {
@@ -318,7 +320,7 @@ def test_query_batch_validates_only_the_selected_rows(events_db: Path) -> None:
     sql = "select * from core.events where file_id in :file_ids"
     clean = validate(
         events_db,
-        "example_events",
+        "example_events", suites_dir=SUITES,
         query=sql,
         query_params={"file_ids": [1]},
         expectation_parameters=WINDOW,
@@ -330,7 +332,7 @@ def test_query_batch_validates_only_the_selected_rows(events_db: Path) -> None:
     dirty = _by_check(
         validate(
             events_db,
-            "example_events",
+            "example_events", suites_dir=SUITES,
             query=sql,
             query_params={"file_ids": [2]},
             expectation_parameters=WINDOW,
@@ -344,7 +346,7 @@ def test_query_batch_validates_only_the_selected_rows(events_db: Path) -> None:
     nothing = _by_check(
         validate(
             events_db,
-            "example_events",
+            "example_events", suites_dir=SUITES,
             query=sql,
             query_params={"file_ids": []},
             expectation_parameters=WINDOW,
@@ -359,7 +361,7 @@ def test_expectation_parameters_change_the_verdict(events_db: Path) -> None:
     got = _by_check(
         validate(
             events_db,
-            "example_events",
+            "example_events", suites_dir=SUITES,
             query=("select * from core.events where file_id = :f"),
             query_params={"f": 1},
             expectation_parameters=narrow,
@@ -422,11 +424,11 @@ def test_in_memory_suite_and_unevaluable_checks(events_db: Path) -> None:
 
 def test_one_of_table_or_query(events_db: Path) -> None:
     with pytest.raises(ValueError, match="exactly one"):
-        validate(events_db, "example_events")
+        validate(events_db, "example_events", suites_dir=SUITES)
     with pytest.raises(ValueError, match="exactly one"):
-        validate(events_db, "example_events", table="core.events", query="select 1 as x")
+        validate(events_db, "example_events", suites_dir=SUITES, table="core.events", query="select 1 as x")
     with pytest.raises(FileNotFoundError):
-        validate(events_db.with_name("absent.duckdb"), "example_events", table="core.events")
+        validate(events_db.with_name("absent.duckdb"), "example_events", suites_dir=SUITES, table="core.events")
 
 
 # --- privacy, file handling, no network ----------------------------------------------
@@ -435,7 +437,7 @@ def test_one_of_table_or_query(events_db: Path) -> None:
 def test_no_row_value_in_outcomes_or_history(events_db: Path) -> None:
     outcomes = validate(
         events_db,
-        "example_events",
+        "example_events", suites_dir=SUITES,
         table="core.events",
         expectation_parameters=WINDOW,
         run_id="r-privacy",
@@ -455,7 +457,7 @@ def test_no_row_value_in_outcomes_or_history(events_db: Path) -> None:
 
 def test_history_rows_and_retry_replaces(events_db: Path) -> None:
     outcomes = validate(
-        events_db, "example_events", table="core.events", expectation_parameters=WINDOW, run_id="r1"
+        events_db, "example_events", suites_dir=SUITES, table="core.events", expectation_parameters=WINDOW, run_id="r1"
     )
     with duckdb.connect(str(events_db)) as con:
         history.record_outcomes(con, outcomes, asset_key="core/events")
@@ -500,14 +502,14 @@ def test_history_rows_and_retry_replaces(events_db: Path) -> None:
 
 
 def test_file_is_released_and_busy_file_is_reported(events_db: Path) -> None:
-    validate(events_db, "example_events", table="core.events", expectation_parameters=WINDOW)
+    validate(events_db, "example_events", suites_dir=SUITES, table="core.events", expectation_parameters=WINDOW)
     # the file is free again: a read-write connection in this same process opens
     with duckdb.connect(str(events_db)) as con:
         con.execute("create table core.after as select 1 as x")
         # while this process holds a read-write connection, a read-only open must fail
         with pytest.raises(DatabaseBusyError, match="Close this process's own"):
             validate(
-                events_db, "example_events", table="core.events", expectation_parameters=WINDOW
+                events_db, "example_events", suites_dir=SUITES, table="core.events", expectation_parameters=WINDOW
             )
 
 
@@ -529,7 +531,7 @@ def test_no_network_and_no_files_written(
     monkeypatch.chdir(workdir)
     before = sorted(p.name for p in events_db.parent.iterdir())
     outcomes = validate(
-        events_db, "example_events", table="core.events", expectation_parameters=WINDOW
+        events_db, "example_events", suites_dir=SUITES, table="core.events", expectation_parameters=WINDOW
     )
     assert len(outcomes) == 9
     assert attempts == []

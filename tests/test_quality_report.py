@@ -24,6 +24,8 @@ WINDOW = {
     "earliest_event_time": dt.datetime(2000, 1, 1, tzinfo=UTC),
     "latest_event_time": dt.datetime(2030, 1, 1, tzinfo=UTC),
 }
+#: the example suite (test data, not a pipeline suite)
+SUITES = Path(__file__).resolve().parent / "fixtures" / "suites"
 ODD_RUN = "odd run/<&>'\""
 
 
@@ -49,14 +51,14 @@ def history_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sql = "select * from core.events where file_id in :files"
     old = validate(
         path,
-        "example_events",
+        "example_events", suites_dir=SUITES,
         query=sql,
         query_params={"files": [1]},
         expectation_parameters=WINDOW,
         run_id="run-old",
     )
     new = validate(
-        path, "example_events", table="core.events", expectation_parameters=WINDOW, run_id="run-new"
+        path, "example_events", suites_dir=SUITES, table="core.events", expectation_parameters=WINDOW, run_id="run-new"
     )
     meta = {"check_name": "stage_not_null", "severity": "warn", "description": "Stages given."}
     extra = gx.ExpectationSuite(

@@ -21,13 +21,13 @@ from conftest import (
     APPLICANT_HEADER,
     EVENT_HEADER,
     REPO_ROOT,
+    ingest,
     materialize_all,
     read_table,
     write_csv,
 )
 
 from funnel_pipeline import raw
-from funnel_pipeline.raw import ingest
 
 
 def _event_rows(prefix: str, n: int) -> list[list[object]]:

@@ -30,8 +30,9 @@ from conftest import (
     read_table,
     write_csv,
 )
+from funnel_pipeline.assets import raw as assets_raw
 
-from funnel_pipeline import warehouse
+from funnel_pipeline import marts, raw, warehouse
 from funnel_pipeline.publish import publication
 from funnel_pipeline.quality import checks, mart_suites
 from funnel_pipeline.settings import Settings

@@ -73,15 +73,19 @@ class Labels:
         return self._out(" × ".join(parts), 60)
 
     def group_label(self, characteristic: str, group: str) -> str:
-        """Display name of a group (`Yes` of disability reads as its configured label)."""
+        """Display name of a group: its configured label (`Yes` of disability reads
+        `Disabled`), else the group; a bare Yes / No with its characteristic."""
         if characteristic == ALL_CHARACTERISTIC:
             return "All applicants"
-        names, groups = characteristic.split(" x "), group.split(" x ")
         parts = []
-        for name, g in zip(names, groups):
+        for name, g in zip(characteristic.split(" x "), group.split(" x ")):
             char = next((c for c in self.config.characteristics if c.name == name), None)
-            label = char.group_labels.get(g, g) if char else g
-            parts.append(label[:1].upper() + label[1:] if len(names) == 1 else label)
+            if char is not None and g in char.group_labels:
+                parts.append(char.group_labels[g])
+            elif char is not None and g.lower() in ("yes", "no"):
+                parts.append(f"{char.label}: {g}")
+            else:
+                parts.append(g)
         return self._out(" × ".join(parts), 50)
 
     def group_order(self, characteristic: str, groups: list[str]) -> list[str]:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from funnel_pipeline.raw import is_in_flight
 from funnel_pipeline.operations.jobs import ingest_job
+from funnel_pipeline.raw import is_in_flight
 from funnel_pipeline.settings import Settings
 
 #: run statuses during which another run must not be started (they hold or will hold the file)

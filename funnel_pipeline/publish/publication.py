@@ -2,7 +2,7 @@
 disclosure control (CONTRACT.md section 7; definitions in docs/PUBLICATION.md).
 
 Flow, all inside the warehouse until the last step:
-  core.applications → staging.publication_counts   (sql/publish/publication_counts.sql; unsuppressed)
+  core.applications → staging.publication_counts   (sql/publish/annual_publication.sql; unsuppressed)
   → suppression (disclosure.py)  → staging.publication → validated (expectations/
     mart_publication.json) → marts.publication (swapped in only when the checks pass)
   → exports/annual_publication.csv + .xlsx           (only marts.publication is read)
@@ -131,7 +131,7 @@ def _read_counts(con: duckdb.DuckDBPyConnection) -> list[CountRow]:
 def build_publication_staging_with(con: duckdb.DuckDBPyConnection) -> int:
     """staging.publication_counts → staging.publication (not yet published). Returns rows."""
     config = vocabulary.current_config(con)
-    warehouse.run_sql_file(con, "publish/publication_counts.sql", marts.parameters())
+    warehouse.run_sql_file(con, "publish/annual_publication.sql", marts.parameters())
     display = suppressed_rows(_read_counts(con), config.publication.threshold, config)
     columns = ", ".join(
         f"{c} VARCHAR" if c not in ("year",) else f"{c} INTEGER" for c in COLUMNS)

@@ -57,17 +57,24 @@ class Words:
         return inert.md(self.stages.get(name, name))
 
     def group(self, characteristic: str, group: str) -> str:
-        """'disabled applicants'; 'women who are also ethnic-minority applicants'."""
+        """'Disabled applicants'; 'applicants who are both Female and Ethnic minority'."""
         if " x " in characteristic:
-            parts = [self.group(c, g) for c, g in zip(characteristic.split(" x "),
+            parts = [self.short(c, g) for c, g in zip(characteristic.split(" x "),
                                                        group.split(" x "))]
-            return " who are also ".join(parts)
+            return f"applicants who are both {parts[0]} and {parts[1]}"
+        return f"{self.short(characteristic, group)} applicants"
+
+    def short(self, characteristic: str, group: str) -> str:
+        """The group's display name (its configured label, else the group itself; a bare
+        Yes / No is named with its characteristic: 'Religion: No')."""
         char = self.characteristics.get(characteristic)
         if char is None:
             return inert.md(group)
         if group in char.group_labels:
             return inert.md(char.group_labels[group])
-        return inert.md(f"{char.label}: {group}")
+        if group.lower() in ("yes", "no"):
+            return inert.md(f"{char.label}: {group}")
+        return inert.md(group)
 
     def segment(self, row: dict) -> str:
         words = marts.mart(row["source_table"]).segment_words
@@ -180,9 +187,10 @@ def retention_lines(con: duckdb.DuckDBPyConnection, words: Words) -> list[str]:
     for characteristic, group, reference, kept, ratio, p in rows:
         ref_kept = kept / ratio if ratio else None
         lines.append(
-            f"- **{words.group(characteristic, group).capitalize()}** who were recruited: "
+            f"- **{words.short(characteristic, group)}** recruits: "
             f"{pct(kept)} still in post after 12 months against {pct(ref_kept)} of "
-            f"{words.group(characteristic, reference)} (unlikely to be chance, p = {p:.2g}).")
+            f"{words.short(characteristic, reference)} recruits (unlikely to be chance, "
+            f"p = {p:.2g}).")
     return lines
 
 

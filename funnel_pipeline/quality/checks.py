@@ -53,8 +53,6 @@ from funnel_pipeline.quality.query import bind
 from funnel_pipeline.quality.suites import list_suites, read_suite_json, specs_from_dict
 from funnel_pipeline.settings import Settings
 
-#: suites that are examples/fixtures, not pipeline checks
-EXAMPLE_SUITES = frozenset({"example_events"})
 _SINCE_COLUMNS = frozenset({"discovered_at", "processed_at"})
 #: where each query batch is materialised for GX (dropped after validation)
 BATCH_SCHEMA = "quality_batch"
@@ -70,8 +68,6 @@ def _suites() -> tuple[tuple[str, str, dict[str, Any]], ...]:
     """(asset key path, suite name, suite JSON) for every pipeline suite file."""
     found = []
     for name in list_suites():
-        if name in EXAMPLE_SUITES:
-            continue
         data = read_suite_json(name)
         meta = data.get("meta") or {}
         asset, batch = meta.get("asset"), meta.get("batch") or {}

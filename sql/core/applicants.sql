@@ -99,9 +99,9 @@ FROM (
     FROM judged);
 
 INSERT INTO core.dirty_keys (kind, applicant_id, campaign_id)
-SELECT 'applicant', applicant_id, ''
+SELECT 'applicant_key', applicant_id, ''
 FROM affected_applicants
-WHERE applicant_id NOT IN (SELECT applicant_id FROM core.dirty_keys WHERE kind = 'applicant');
+WHERE applicant_id NOT IN (SELECT applicant_id FROM core.dirty_keys WHERE kind = 'applicant_key');
 
 UPDATE raw.landing_files SET processed_at = now()
 WHERE file_id IN (SELECT file_id FROM batch_files);

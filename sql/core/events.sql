@@ -112,7 +112,7 @@ WHERE kind = 'events' AND key_value IN (SELECT event_id FROM batch_valid);
 
 -- applications touched by this batch: recomputed by core.stage_outcomes
 INSERT INTO core.dirty_keys (kind, applicant_id, campaign_id)
-SELECT DISTINCT 'application', applicant_id, campaign_id
+SELECT DISTINCT 'application_key', applicant_id, campaign_id
 FROM (
     SELECT applicant_id, campaign_id FROM batch_valid
     UNION ALL
@@ -121,7 +121,7 @@ FROM (
 ) AS touched
 WHERE NOT EXISTS (
     SELECT 1 FROM core.dirty_keys AS d
-    WHERE d.kind = 'application' AND d.applicant_id = touched.applicant_id
+    WHERE d.kind = 'application_key' AND d.applicant_id = touched.applicant_id
       AND d.campaign_id = touched.campaign_id);
 
 -- earlier copies of newly conflicting ids (already accepted) are rejected too

@@ -9,11 +9,11 @@
 -- in the same transaction.
 
 CREATE OR REPLACE TEMP TABLE dirty_applications AS
-SELECT applicant_id, campaign_id FROM core.dirty_keys WHERE kind = 'application'
+SELECT applicant_id, campaign_id FROM core.dirty_keys WHERE kind = 'application_key'
 UNION
 SELECT a.applicant_id, a.campaign_id
 FROM core.applications AS a
-WHERE a.applicant_id IN (SELECT applicant_id FROM core.dirty_keys WHERE kind = 'applicant');
+WHERE a.applicant_id IN (SELECT applicant_id FROM core.dirty_keys WHERE kind = 'applicant_key');
 
 DELETE FROM core.stage_outcomes AS s
 WHERE EXISTS (SELECT 1 FROM dirty_applications AS d

@@ -27,7 +27,8 @@ WITH rows_of_interest AS (
     WHERE source_table = 'stage_pass_rates' AND comparable_group
 ),
 campaigns AS (
-    SELECT characteristic, group_name, stage_order,  -- doubles: the products overflow BIGINT
+    SELECT characteristic, group_name, stage_order, campaign_id,
+           -- doubles: the products overflow BIGINT
            passed::DOUBLE AS a, decided::DOUBLE AS n1, reference_passed::DOUBLE AS c,
            reference_decided::DOUBLE AS n2, (decided + reference_decided)::DOUBLE AS n
     FROM staging.group_stage_metrics
@@ -43,10 +44,14 @@ sums AS (
         count(*)::BIGINT AS strata,
         sum(n1)::BIGINT AS decided, sum(a)::BIGINT AS passed,
         sum(n2)::BIGINT AS reference_decided, sum(c)::BIGINT AS reference_passed,
-        sum(a * n2 / n) AS rr_numerator, sum(c * n1 / n) AS rr_denominator,
-        sum(a - n1 * m1 / n) AS cmh_difference,
-        sum(n1 * n2 * m1 * (n - m1) / (n * n * (n - 1))) AS cmh_variance,
-        sum(a * d / n) AS or_numerator, sum(b * c / n) AS or_denominator
+        -- sums of doubles in one fixed order (by campaign), so a rerun gives the same bits
+        list_sum(list(a * n2 / n ORDER BY campaign_id)) AS rr_numerator,
+        list_sum(list(c * n1 / n ORDER BY campaign_id)) AS rr_denominator,
+        list_sum(list(a - n1 * m1 / n ORDER BY campaign_id)) AS cmh_difference,
+        list_sum(list(n1 * n2 * m1 * (n - m1) / (n * n * (n - 1)) ORDER BY campaign_id))
+            AS cmh_variance,
+        list_sum(list(a * d / n ORDER BY campaign_id)) AS or_numerator,
+        list_sum(list(b * c / n ORDER BY campaign_id)) AS or_denominator
     FROM strata
     GROUP BY ALL
 ),
@@ -55,14 +60,15 @@ odds AS (
         CASE WHEN u.strata >= 2 AND u.or_numerator > 0 AND u.or_denominator > 0
                   AND u.or_numerator <> u.or_denominator
              THEN u.or_numerator / u.or_denominator END AS psi,
-        s.a, s.n1, s.m1, s.d
+        s.campaign_id, s.a, s.n1, s.m1, s.d
     FROM strata AS s
     JOIN sums AS u USING (characteristic, group_name, stage_order)
 ),
 breslow_day AS (
     SELECT characteristic, group_name, stage_order,
-           sum(square(a - e11) / (1 / (1 / e11 + 1 / (m1 - e11) + 1 / (n1 - e11)
-                                       + 1 / (d - a + e11)))) AS statistic,
+           list_sum(list(square(a - e11) / (1 / (1 / e11 + 1 / (m1 - e11) + 1 / (n1 - e11)
+                                                + 1 / (d - a + e11))) ORDER BY campaign_id))
+               AS statistic,
            bool_or(discriminant < 0) AS no_root
     FROM (
         SELECT *,

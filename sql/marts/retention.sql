@@ -39,11 +39,15 @@ at_risk AS (
 SELECT characteristic, group_name,
        sum(at_duration)::BIGINT AS recruits,
        sum(leaving)::BIGINT AS leavers,
-       CASE WHEN max(duration_days) >= 365 THEN coalesce(
-           product(1 - leaving / n_at_risk) FILTER (WHERE leaving > 0 AND duration_days <= 365), 1)
+       -- the product in duration order (as a cumulative product runs), so a rerun gives
+       -- the same bits: list_reduce multiplies from the first leaving duration on
+       CASE WHEN max(duration_days) >= 365 THEN coalesce(list_reduce(list(1 - leaving / n_at_risk
+           ORDER BY duration_days) FILTER (WHERE leaving > 0 AND duration_days <= 365),
+           lambda x, y: x * y), 1)
        END AS retention_12_months,
-       CASE WHEN max(duration_days) >= 730 THEN coalesce(
-           product(1 - leaving / n_at_risk) FILTER (WHERE leaving > 0 AND duration_days <= 730), 1)
+       CASE WHEN max(duration_days) >= 730 THEN coalesce(list_reduce(list(1 - leaving / n_at_risk
+           ORDER BY duration_days) FILTER (WHERE leaving > 0 AND duration_days <= 730),
+           lambda x, y: x * y), 1)
        END AS retention_24_months
 FROM at_risk
 GROUP BY ALL;
@@ -75,9 +79,10 @@ at_risk AS (
 )
 SELECT characteristic, group_name,
        sum(leaving) AS leavers_of_both,
-       sum(leaving_group - n_group * leaving / n) FILTER (WHERE n > 1) AS observed_minus_expected,
-       sum((n_group / n) * (1 - n_group / n) * leaving * (n - leaving) / (n - 1))
-           FILTER (WHERE n > 1) AS variance
+       list_sum(list(leaving_group - n_group * leaving / n ORDER BY duration_days)
+           FILTER (WHERE n > 1)) AS observed_minus_expected,
+       list_sum(list((n_group / n) * (1 - n_group / n) * leaving * (n - leaving) / (n - 1)
+           ORDER BY duration_days) FILTER (WHERE n > 1)) AS variance
 FROM at_risk
 GROUP BY ALL;
 

@@ -1,4 +1,4 @@
--- staging.publication_counts — UNSUPPRESSED annual publication counts. Never exported:
+-- publish/annual_publication, first step: staging.publication_counts — UNSUPPRESSED annual publication counts. Never exported:
 -- funnel_pipeline/publish/publication.py applies disclosure control and writes
 -- staging.publication (→ marts.publication), the only table the export reads.
 -- Grain: characteristic × group × year of application. Characteristics: the configured
@@ -16,12 +16,12 @@
 
 CREATE OR REPLACE TABLE staging.publication_counts AS
 WITH roles AS (
-    SELECT (SELECT stage_order FROM config.stages WHERE is_sift)  AS sift,
-           (SELECT stage_order FROM config.stages WHERE is_final) AS final
+    SELECT (SELECT stage_order FROM config.stages WHERE is_sift)  AS sift_order,
+           (SELECT stage_order FROM config.stages WHERE is_final) AS final_order
 ),
 apps AS (
     SELECT a.application_year AS year, a.groups,
-           a.outcomes[roles.sift] AS sift_outcome, a.outcomes[roles.final] AS final_outcome,
+           a.outcomes[roles.sift_order] AS sift_outcome, a.outcomes[roles.final_order] AS final_outcome,
            coalesce(k.entry_route, $unknown_route) AS entry_route
     FROM core.applications AS a
     CROSS JOIN roles
