@@ -228,6 +228,8 @@ class Leak:
 
 @dataclass
 class Origins:
+    """The project's own origins and files, and what the browser asked for (so far)."""
+
     ui: str
     charts: str
     reports: str
@@ -235,8 +237,8 @@ class Origins:
     label: str = ""
     #: the metadata key whose markdown dialog is open (requests then come from it)
     key: str = ""
+    #: (page, method, URL) of every request the browser made
     requests: list[tuple[str, str, str]] = field(default_factory=list)
-    dialogs: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def own(self) -> tuple[str, ...]:
@@ -581,7 +583,8 @@ def test_hostile_input_stays_inert_in_the_ui_and_the_reports(tmp_path: Path) -> 
         leak for r in range(len(plans))
         for leak in export_leaks(tmp_path / f"exports_{r}", f"export of round {r}")]))
     new_events = before.differences(after)
-    print(f"\nscreenshots ({len(browser.screenshots)}): {tmp_path / 'screenshots'}")
+    print(f"\n{len(browser.origins.requests)} requests recorded; screenshots "
+          f"({len(browser.screenshots)}): {tmp_path / 'screenshots'}")
     for shot in browser.screenshots:
         print(f"  {shot}")
     report_lines = [f"{len(leaks)} leak(s) of hostile data:", *(f"  {lk}" for lk in leaks),
