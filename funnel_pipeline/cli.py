@@ -39,9 +39,12 @@ def run_nightly() -> bool:
     import dagster as dg
 
     from funnel_pipeline.definitions import defs
+    from funnel_pipeline.operations.run_health import worker_tags
 
     instance = dg.DagsterInstance.get()
-    result = defs.get_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
+    # the worker-host tag lets run monitoring fail this run if this process is killed
+    result = defs.get_job_def("nightly").execute_in_process(
+        instance=instance, tags=worker_tags(), raise_on_error=False)
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
@@ -193,6 +196,7 @@ def rebuild(settings, instance, tags: dict[str, str] | None = None) -> bool:
 def cmd_rebuild(args: argparse.Namespace) -> int:
     import dagster as dg
 
+    from funnel_pipeline.operations.run_health import worker_tags
     from funnel_pipeline.settings import Settings
 
     ensure_dagster_home()
@@ -203,7 +207,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
               "try again later (or --wait longer)", file=sys.stderr)
         return 2
     started = time.monotonic()
-    ok = rebuild(Settings.from_env(), instance)
+    ok = rebuild(Settings.from_env(), instance, tags=worker_tags())
     print(f"rebuild {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s")
     return 0 if ok else 1
 

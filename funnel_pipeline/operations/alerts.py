@@ -23,6 +23,7 @@ from email.message import EmailMessage
 
 import dagster as dg
 
+from funnel_pipeline.operations.run_health import WORKER_LOST_TAG
 from funnel_pipeline.settings import Settings
 
 MAX_MESSAGE_CHARS = 200
@@ -85,8 +86,14 @@ def build_alert(context: dg.RunFailureSensorContext, settings: Settings) -> dict
         })
     run_error = None
     if not steps:  # the run failed outside a step (worker crash, run monitoring, …)
-        failure = context.failure_event
-        run_error = scrub(failure.message if failure else "")
+        lost = run.tags.get(WORKER_LOST_TAG)
+        if lost:  # run monitoring found the worker gone (operations/run_health.py)
+            run_error = scrub(f"the worker process of this run was gone ({lost}): the "
+                              "service was stopped or killed with the run in flight; "
+                              "marked failed by run monitoring")
+        else:
+            failure = context.failure_event
+            run_error = scrub(failure.message if failure else "")
     base = settings.ui_base_url.rstrip("/")
     return {
         "event": "run_failure",
