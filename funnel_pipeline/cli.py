@@ -1,4 +1,5 @@
-"""`funnel` command line: demo, run, rebuild, backup, prune-runs and ui, for people, not Dagster.
+"""`funnel` command line: demo, run, rebuild, backup, prune-runs, prepare-instance and ui,
+for people, not Dagster.
 
 `funnel demo` is the README's first command: it writes a synthetic landing folder (if
 the configured one is empty), runs the nightly job through a real Dagster instance,
@@ -256,6 +257,17 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare_instance(args: argparse.Namespace) -> int:
+    """Create $DAGSTER_HOME's storage once, under a lock (systemd `ExecStartPre=`)."""
+    from funnel_pipeline.operations.instance import prepare_instance
+
+    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME)
+    prepared = prepare_instance(home, REPO_DAGSTER_YAML, timeout=args.wait)
+    os.environ["DAGSTER_HOME"] = str(prepared)
+    print(f"Dagster instance ready: {prepared}")
+    return 0
+
+
 def cmd_prune_runs(args: argparse.Namespace) -> int:
     """Delete finished runs (records, event logs, captured stdout/stderr) older than N days."""
     from datetime import datetime, timedelta
@@ -353,9 +365,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import signal
     import subprocess
 
+    from funnel_pipeline.operations.instance import prepare_instance
     from funnel_pipeline.settings import Settings
 
-    home = ensure_dagster_home()
+    home = prepare_instance(ensure_dagster_home())  # `dagster dev` opens it from 3 processes
     settings = Settings.from_env()
     server_cmd, dagster_cmd, charts_dir, chart_port = ui_commands(
         settings, args.host, args.port, args.chart_host, args.chart_port)
@@ -424,6 +437,11 @@ def main(argv: list[str] | None = None) -> int:
     backup_p.add_argument("--wait", type=float, default=3600.0,
                           help="seconds to wait for a running writer (default 3600)")
     backup_p.set_defaults(func=cmd_backup)
+    prepare = sub.add_parser("prepare-instance", help="create the Dagster instance's storage "
+                             "once, under a lock (run before the daemon and the webserver)")
+    prepare.add_argument("--wait", type=float, default=300.0,
+                         help="seconds to wait for another process preparing it (default 300)")
+    prepare.set_defaults(func=cmd_prepare_instance)
     prune = sub.add_parser("prune-runs", help="delete finished Dagster runs and their logs")
     prune.add_argument("--older-than-days", type=float, default=90.0)
     prune.set_defaults(func=cmd_prune_runs)
