@@ -81,6 +81,14 @@ class Settings:
     #: values `ingest` or `marts`, see steps.pause_for_tests). Never set in production.
     test_pause_at: str = field(default_factory=lambda: _env("FUNNEL_TEST_PAUSE_AT", ""))
 
+    # --- unattended nights (issue 19; docs/OPERATIONS.md) ------------------------------
+    #: alerts over implicit TLS (SMTPS, usually port 465) instead of plain / STARTTLS
+    alert_smtp_ssl: bool = field(
+        default_factory=lambda: _env("FUNNEL_ALERT_SMTP_SSL", "false").lower() in ("1", "true", "yes"))
+    #: PEM file of the CA(s) to trust for the mail server's certificate instead of the
+    #: system store (an internal CA); the certificate is verified either way
+    alert_smtp_ca_file: str = field(default_factory=lambda: _env("FUNNEL_ALERT_SMTP_CA_FILE", ""))
+
     @classmethod
     def from_env(cls) -> Settings:
         return cls()
