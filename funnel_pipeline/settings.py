@@ -89,6 +89,14 @@ class Settings:
     #: system store (an internal CA); the certificate is verified either way
     alert_smtp_ca_file: str = field(default_factory=lambda: _env("FUNNEL_ALERT_SMTP_CA_FILE", ""))
 
+    #: chart pictures and reports (<reports_dir>/charts) older than this many days may be
+    #: pruned by `funnel prune-reports`, unless one of the latest
+    #: `chart_keep_materializations` materialisations of a chart asset links them
+    chart_retention_days: float = field(
+        default_factory=lambda: float(_env("FUNNEL_CHART_RETENTION_DAYS", "30")))
+    chart_keep_materializations: int = field(
+        default_factory=lambda: int(_env("FUNNEL_CHART_KEEP_MATERIALIZATIONS", "10")))
+
     @classmethod
     def from_env(cls) -> Settings:
         return cls()
