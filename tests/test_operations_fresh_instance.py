@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import configparser
 import multiprocessing
+import os
 import shlex
 import shutil
 import socket
@@ -111,7 +112,7 @@ def test_daemon_and_webserver_units_start_together_on_a_new_home(tmp_path, trial
     home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")   # as the install step does
     port = _free_port()
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("FUNNEL_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FUNNEL_")}
     env.update(DAGSTER_HOME=str(home), FUNNEL_LANDING_DIR=str(tmp_path / "landing"),
                FUNNEL_DUCKDB_PATH=str(tmp_path / "funnel.duckdb"),
                FUNNEL_REPORTS_DIR=str(tmp_path / "reports"))

@@ -99,6 +99,7 @@ def _night_with_a_run_in_flight(tmp_path: Path, make_settings, webhook):
     marker = Path(f"{settings.duckdb_path}.paused-ingest")
     wait_for(marker.exists, 240, "the sensor's ingest run to pause mid-ingest", daemon, log)
     [stuck] = _runs(instance, dg.DagsterRunStatus.STARTED)
+    assert stuck.tags[run_health.WORKER_HOST_TAG] == run_health.this_host()  # by the launcher
     worker = run_health.find_worker(instance, stuck.run_id)
     assert worker is not None and os.getpgid(worker.pid) == daemon.pid  # one process group
 

@@ -189,6 +189,8 @@ class LocalRunLauncher(DefaultRunLauncher):
     """
 
     def launch_run(self, context: LaunchRunContext) -> None:
+        """Launch as `DefaultRunLauncher` does, tagging the run with its worker's host
+        first, so that a check on another machine never judges this worker."""
         host = self._code_server_host(context)
         if host is not None:
             self._instance.add_run_tags(context.dagster_run.run_id, {WORKER_HOST_TAG: host})
@@ -212,7 +214,9 @@ class LocalRunLauncher(DefaultRunLauncher):
 
     @property
     def supports_check_run_worker_health(self) -> bool:
+        """True: this is what makes run monitoring ask `check_run_worker_health`."""
         return True
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        """Called by the daemon's run monitoring for each STARTED run; FAILED fails it."""
         return worker_health(self._instance, run)
