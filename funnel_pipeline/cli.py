@@ -1,4 +1,5 @@
-"""`funnel` command line: demo, run, rebuild, backup, prune-runs and ui, for people, not Dagster.
+"""`funnel` command line: demo, run, rebuild, backup, prune-runs, prune-reports,
+prepare-instance and ui, for people, not Dagster.
 
 `funnel demo` is the README's first command: it writes a synthetic landing folder (if
 the configured one is empty), runs the nightly job through a real Dagster instance,
@@ -41,9 +42,12 @@ def run_nightly() -> tuple[bool, str]:
     import dagster as dg
 
     from funnel_pipeline.definitions import defs
+    from funnel_pipeline.operations.run_health import worker_tags
 
     instance = dg.DagsterInstance.get()
-    result = defs.get_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
+    # the worker-host tag lets run monitoring fail this run if this process is killed
+    result = defs.get_job_def("nightly").execute_in_process(
+        instance=instance, tags=worker_tags(), raise_on_error=False)
     return result.success, failure_causes(result)
 
 
@@ -180,6 +184,7 @@ def rebuild(settings, instance, tags: dict[str, str] | None = None) -> bool:
 
     from funnel_pipeline import warehouse
     from funnel_pipeline.definitions import defs
+    from funnel_pipeline.operations.retention import carry_over_charts
     from funnel_pipeline.resources import FunnelWarehouse
 
     target = Path(settings.duckdb_path).resolve()
@@ -215,6 +220,8 @@ def rebuild(settings, instance, tags: dict[str, str] | None = None) -> bool:
         else:
             os.replace(work, target)
         if work_reports.exists():
+            # earlier materialisations link the old chart files: keep them (pruned by age)
+            carry_over_charts(reports, work_reports)
             aside = reports.with_name(f".{reports.name}.old-{os.getpid()}")
             if reports.exists():
                 os.replace(reports, aside)
@@ -244,6 +251,7 @@ def missing_loaded_files(settings) -> list[str]:
 def cmd_rebuild(args: argparse.Namespace) -> int:
     import dagster as dg
 
+    from funnel_pipeline.operations.run_health import worker_tags
     from funnel_pipeline.settings import Settings
 
     ensure_dagster_home()
@@ -266,7 +274,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
               "try again later (or --wait longer)", file=sys.stderr)
         return 2
     started = time.monotonic()
-    ok = rebuild(Settings.from_env(), instance)
+    ok = rebuild(Settings.from_env(), instance, tags=worker_tags())
     print(f"rebuild {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s")
     return 0 if ok else 1
 
@@ -315,25 +323,52 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare_instance(args: argparse.Namespace) -> int:
+    """Create $DAGSTER_HOME's storage once, under a lock (systemd `ExecStartPre=`)."""
+    from funnel_pipeline.operations.instance import prepare_instance
+
+    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME)
+    prepared = prepare_instance(home, REPO_DAGSTER_YAML, timeout=args.wait)
+    os.environ["DAGSTER_HOME"] = str(prepared)
+    print(f"Dagster instance ready: {prepared}")
+    return 0
+
+
 def cmd_prune_runs(args: argparse.Namespace) -> int:
     """Delete finished runs (records, event logs, captured stdout/stderr) older than N days."""
     from datetime import datetime, timedelta
 
     import dagster as dg
 
+    from funnel_pipeline.operations.retention import prune_runs
+
     ensure_dagster_home()
     instance = dg.DagsterInstance.get()
     cutoff = datetime.now(UTC) - timedelta(days=args.older_than_days)
-    finished = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
-    records = instance.get_run_records(filters=dg.RunsFilter(statuses=finished, created_before=cutoff))
-    for record in records:
-        run_id = record.dagster_run.run_id
-        try:
-            instance.compute_log_manager.delete_logs(prefix=[run_id])
-        except Exception:  # noqa: BLE001, S110 - not every log manager can delete by prefix
-            pass
-        instance.delete_run(run_id)
-    print(f"deleted {len(records)} run(s) created before {cutoff:%Y-%m-%d %H:%M} UTC")
+    report = prune_runs(instance, cutoff)
+    print(f"deleted {len(report.run_ids)} run(s) created before {cutoff:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+def cmd_prune_reports(args: argparse.Namespace) -> int:
+    """Delete chart files past their age that no recent materialisation links to."""
+    import dagster as dg
+
+    from funnel_pipeline.operations.retention import prune_reports
+    from funnel_pipeline.settings import Settings
+
+    ensure_dagster_home()
+    settings = Settings.from_env()
+    instance = dg.DagsterInstance.get()
+    busy = _wait_until_no_run(instance, args.wait)
+    if busy:  # a run may be about to reuse an old picture: try again next time
+        print(f"run {busy[0]} is queued or in progress; nothing pruned", file=sys.stderr)
+        return 2
+    days = settings.chart_retention_days if args.older_than_days is None else args.older_than_days
+    keep = settings.chart_keep_materializations if args.keep_last is None else args.keep_last
+    report = prune_reports(instance, settings.reports_dir, days, keep, dry_run=args.dry_run)
+    print(f"{'would have ' if args.dry_run else ''}{report.summary()} "
+          f"(older than {days:g} days and not linked from the last {keep} materialisations)")
     return 0
 
 
@@ -412,9 +447,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import signal
     import subprocess
 
+    from funnel_pipeline.operations.instance import prepare_instance
     from funnel_pipeline.settings import Settings
 
-    home = ensure_dagster_home()
+    home = prepare_instance(ensure_dagster_home())  # `dagster dev` opens it from 3 processes
     settings = Settings.from_env()
     server_cmd, dagster_cmd, charts_dir, chart_port = ui_commands(
         settings, args.host, args.port, args.chart_host, args.chart_port)
@@ -494,9 +530,25 @@ def main(argv: list[str] | None = None) -> int:
     backup_p.add_argument("--wait", type=float, default=3600.0,
                           help="seconds to wait for a running writer (default 3600)")
     backup_p.set_defaults(func=cmd_backup)
+    prepare = sub.add_parser("prepare-instance", help="create the Dagster instance's storage "
+                             "once, under a lock (run before the daemon and the webserver)")
+    prepare.add_argument("--wait", type=float, default=300.0,
+                         help="seconds to wait for another process preparing it (default 300)")
+    prepare.set_defaults(func=cmd_prepare_instance)
     prune = sub.add_parser("prune-runs", help="delete finished Dagster runs and their logs")
     prune.add_argument("--older-than-days", type=float, default=90.0)
     prune.set_defaults(func=cmd_prune_runs)
+    prune_rep = sub.add_parser("prune-reports", help="delete old chart pictures and reports "
+                               "not linked from the latest materialisations")
+    prune_rep.add_argument("--older-than-days", type=float, default=None,
+                           help="age before a file may go (default FUNNEL_CHART_RETENTION_DAYS, 30)")
+    prune_rep.add_argument("--keep-last", type=int, default=None,
+                           help="materialisations per chart asset whose files always stay "
+                                "(default FUNNEL_CHART_KEEP_MATERIALIZATIONS, 10)")
+    prune_rep.add_argument("--dry-run", action="store_true", help="only say what would go")
+    prune_rep.add_argument("--wait", type=float, default=600.0,
+                           help="seconds to wait for a queued / running run (default 600)")
+    prune_rep.set_defaults(func=cmd_prune_reports)
     ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) and the chart server; "
                         "Ctrl-C stops both")
     ui.add_argument("--host", default="127.0.0.1", help="Dagster UI address (default 127.0.0.1)")

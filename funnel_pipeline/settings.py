@@ -85,6 +85,22 @@ class Settings:
     #: base URL of the Dagster UI, for links in alerts
     ui_base_url: str = field(default_factory=lambda: _env("FUNNEL_UI_BASE_URL", "http://127.0.0.1:3000"))
 
+    # --- unattended nights (issue 19; docs/OPERATIONS.md) ------------------------------
+    #: alerts over implicit TLS (SMTPS, usually port 465) instead of plain / STARTTLS
+    alert_smtp_ssl: bool = field(
+        default_factory=lambda: _env("FUNNEL_ALERT_SMTP_SSL", "false").lower() in ("1", "true", "yes"))
+    #: PEM file of the CA(s) to trust for the mail server's certificate instead of the
+    #: system store (an internal CA); the certificate is verified either way
+    alert_smtp_ca_file: str = field(default_factory=lambda: _env("FUNNEL_ALERT_SMTP_CA_FILE", ""))
+
+    #: chart pictures and reports (<reports_dir>/charts) older than this many days may be
+    #: pruned by `funnel prune-reports`, unless one of the latest
+    #: `chart_keep_materializations` materialisations of a chart asset links them
+    chart_retention_days: float = field(
+        default_factory=lambda: float(_env("FUNNEL_CHART_RETENTION_DAYS", "30")))
+    chart_keep_materializations: int = field(
+        default_factory=lambda: int(_env("FUNNEL_CHART_KEEP_MATERIALIZATIONS", "10")))
+
     @classmethod
     def from_env(cls) -> Settings:
         return cls()

@@ -40,6 +40,8 @@ def test_units_reference_the_venv_and_the_settings():
         unit.read_string(text)
         start = unit["Service"]["ExecStart"]
         assert start.startswith("/opt/funnel-pipeline/.venv/bin/dagster-")
+        # issue 19: both start at boot; the instance is created once, under a lock, first
+        assert unit["Service"]["ExecStartPre"] == "/opt/funnel-pipeline/.venv/bin/funnel prepare-instance"
         assert "-m funnel_pipeline.definitions" in start
         for var in ("DAGSTER_HOME", "FUNNEL_LANDING_DIR", "FUNNEL_DUCKDB_PATH", "FUNNEL_REPORTS_DIR"):
             assert f"Environment={var}=" in text

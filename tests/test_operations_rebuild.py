@@ -125,4 +125,7 @@ def test_prune_runs_deletes_only_old_finished_runs(dagster_home):
     assert instance.get_run_by_id(finished) is not None
     assert cli.main(["prune-runs", "--older-than-days", "-1"]) == 0
     assert instance.get_run_by_id(finished) is None
-    assert not list(instance.all_logs(finished))
+    # a fresh instance, as another process would open it: the SQLite per-run event
+    # database is removed with the events (issue 19), and this instance had opened it
+    with dg.DagsterInstance.from_config(str(dagster_home)) as fresh:
+        assert not list(fresh.all_logs(finished))

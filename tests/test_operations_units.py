@@ -200,6 +200,10 @@ def test_dagster_yaml_sqlite_queue_of_one_and_retention(dagster_home):
     assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
     assert type(instance.run_storage).__name__ == "SqliteRunStorage"
     assert instance.run_monitoring_enabled
+    # issue 19: run monitoring can check the worker of every started run (run_health.py)
+    assert type(instance.run_launcher).__name__ == "LocalRunLauncher"
+    assert instance.run_launcher.supports_check_run_worker_health
+    assert instance.run_monitoring_poll_interval_seconds <= 60
     assert config["retention"]["sensor"]["purge_after_days"]["skipped"] == 7
 
 
@@ -207,6 +211,6 @@ def test_postgres_yaml_reads_the_connection_from_the_environment():
     config = yaml.safe_load((REPO_ROOT / "deploy" / "dagster.postgres.yaml").read_text())
     db = config["storage"]["postgres"]["postgres_db"]
     assert all(isinstance(v, dict) and set(v) == {"env"} for v in db.values())
-    assert {k: config[k] for k in ("telemetry", "nux", "concurrency")} == {
-        k: yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())[k]
-        for k in ("telemetry", "nux", "concurrency")}
+    keys = ("telemetry", "nux", "concurrency", "run_launcher", "run_monitoring")
+    assert {k: config[k] for k in keys} == {
+        k: yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())[k] for k in keys}

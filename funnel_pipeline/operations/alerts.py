@@ -8,14 +8,16 @@ and tokens that carry digits (ids, dates) are replaced before anything leaves th
 machine; stack traces never leave. Whoever follows the link sees the full error in the UI.
 
 Targets come from settings (environment): SMTP when FUNNEL_ALERT_SMTP_HOST, _FROM and _TO
-are set (optional _PORT, _USER, _PASSWORD, _STARTTLS); the webhook when
-FUNNEL_ALERT_WEBHOOK_URL is set. With neither the sensor only logs.
+are set (optional _PORT, _USER, _PASSWORD, _STARTTLS or _SSL, _CA_FILE; TLS always
+verifies the server's certificate); the webhook when FUNNEL_ALERT_WEBHOOK_URL is set.
+With neither the sensor only logs.
 """
 
 from __future__ import annotations
 
 import json
 import smtplib
+import ssl
 import urllib.request
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -23,6 +25,7 @@ from email.message import EmailMessage
 import dagster as dg
 
 from funnel_pipeline.causes import describe_failure, scrub
+from funnel_pipeline.operations.run_health import WORKER_LOST_TAG
 from funnel_pipeline.settings import Settings
 
 #: Dagster's wrappers around the step's own exception (retries wrap it once more)
@@ -68,8 +71,14 @@ def build_alert(context: dg.RunFailureSensorContext, settings: Settings) -> dict
         })
     run_error = None
     if not steps:  # the run failed outside a step (worker crash, run monitoring, …)
-        failure = context.failure_event
-        run_error = scrub(failure.message if failure else "")
+        lost = run.tags.get(WORKER_LOST_TAG)
+        if lost:  # run monitoring found the worker gone (operations/run_health.py)
+            run_error = scrub(f"the worker process of this run was gone ({lost}): the "
+                              "service was stopped or killed with the run in flight; "
+                              "marked failed by run monitoring")
+        else:
+            failure = context.failure_event
+            run_error = scrub(failure.message if failure else "")
     base = settings.ui_base_url.rstrip("/")
     return {
         "event": "run_failure",
@@ -98,16 +107,46 @@ def alert_text(alert: dict) -> tuple[str, str]:
     return subject, "\n".join(lines) + "\n"
 
 
+def smtp_tls_context(settings: Settings) -> ssl.SSLContext:
+    """A verifying TLS context for the mail server: certificate chain and host name.
+
+    Python's `smtplib.starttls()` without a context does not verify the server's
+    certificate at all, so a man in the middle could read the alert and the password.
+    This one trusts the system's CA store (Debian: /etc/ssl/certs, the `ca-certificates`
+    package), or only `FUNNEL_ALERT_SMTP_CA_FILE` (a PEM bundle) when that is set, e.g.
+    for a mail relay with an internal CA. The name in FUNNEL_ALERT_SMTP_HOST must match
+    the certificate.
+    """
+    context = ssl.create_default_context(cafile=settings.alert_smtp_ca_file or None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 def send_email(settings: Settings, alert: dict) -> None:
+    """Send the alert by SMTP: plain (a local relay), STARTTLS (587) or implicit TLS (465).
+
+    With a user name set, the password is only ever sent inside TLS: without
+    FUNNEL_ALERT_SMTP_STARTTLS or FUNNEL_ALERT_SMTP_SSL this raises instead of logging in.
+    A server that does not offer STARTTLS when it is asked for fails the send (no silent
+    fall-back to plain text).
+    """
     subject, body = alert_text(alert)
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = settings.alert_smtp_from
     message["To"] = ", ".join(_recipients(settings))
     message.set_content(body)
-    with smtplib.SMTP(settings.alert_smtp_host, settings.alert_smtp_port, timeout=30) as smtp:
-        if settings.alert_smtp_starttls:
-            smtp.starttls()
+    encrypted = settings.alert_smtp_ssl or settings.alert_smtp_starttls
+    if settings.alert_smtp_user and not encrypted:
+        raise RuntimeError("refusing to send the SMTP password unencrypted: set "
+                           "FUNNEL_ALERT_SMTP_STARTTLS=true (port 587) or "
+                           "FUNNEL_ALERT_SMTP_SSL=true (port 465)")
+    host, port = settings.alert_smtp_host, settings.alert_smtp_port
+    smtp = (smtplib.SMTP_SSL(host, port, timeout=30, context=smtp_tls_context(settings))
+            if settings.alert_smtp_ssl else smtplib.SMTP(host, port, timeout=30))
+    with smtp:
+        if settings.alert_smtp_starttls and not settings.alert_smtp_ssl:
+            smtp.starttls(context=smtp_tls_context(settings))
         if settings.alert_smtp_user:
             smtp.login(settings.alert_smtp_user, settings.alert_smtp_password)
         smtp.send_message(message)
