@@ -22,12 +22,22 @@ def restore_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+#: tests/pause_hook/sitecustomize.py: the kill tests' pause, outside the production code
+PAUSE_HOOK = Path(__file__).resolve().parent / "pause_hook"
+
+
 def funnel_env(home: Path, settings, **extra: str) -> dict[str, str]:
+    """The environment of a real run in a subprocess; FUNNEL_TEST_PAUSE_AT=<point> adds
+    the test-only pause hook to PYTHONPATH."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FUNNEL_")}
     env.update({"DAGSTER_HOME": str(home), "FUNNEL_LANDING_DIR": str(settings.landing_dir),
                 "FUNNEL_DUCKDB_PATH": str(settings.duckdb_path),
                 "FUNNEL_REPORTS_DIR": str(settings.reports_dir),
-                "FUNNEL_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit, **extra})
+                "FUNNEL_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+                "FUNNEL_LANDING_SETTLE_SECONDS": "0", **extra})
+    if "FUNNEL_TEST_PAUSE_AT" in extra:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PAUSE_HOOK), env.get("PYTHONPATH"))
+                                            if p)
     return env
 
 

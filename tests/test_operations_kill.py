@@ -1,7 +1,8 @@
 """Issue 7: kill -9 of a run in the middle of ingest and in the middle of the mart build.
 
 The run is a real `dagster job execute -j ingest` subprocess (ingest = raw, core, quality,
-marts: both kill points, without the chart rendering only `nightly` adds); FUNNEL_TEST_PAUSE_AT (steps.pause_for_tests)
+marts: both kill points, without the chart rendering only `nightly` adds); FUNNEL_TEST_PAUSE_AT
+(tests/pause_hook/sitecustomize.py, a test-only hook outside the production code)
 stops it just before a COMMIT with its transaction open, and the test SIGKILLs the process
 group there. Afterwards the published marts still read (yesterday's), and the next run
 completes with exactly the rows a single run over the same landing folder produces.
