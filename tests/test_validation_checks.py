@@ -331,9 +331,16 @@ def _lagged(t: str, segment: tuple[str, ...]) -> str:
             f"FROM {t};\n")
 
 
-def _pass_rate_tampers(mart: str) -> list[tuple[str, str, set[str]]]:
-    """(check, SQL appended after marts/<mart>.sql, other checks it must break)."""
+#: the pooled mart sums the by-campaign rows' decided and passed counts: a tamper that
+#: changes them there breaks the pooled table's sums check too
+_POOLED_SUMS = ("marts/pooled_stage_pass_rates", "sums_equal_the_campaign_rows")
+
+
+def _pass_rate_tampers(mart: str) -> list[tuple[str, str, set]]:
+    """(check, SQL appended after marts/<mart>.sql, other checks it must break: a name in
+    this mart or an (asset, check) pair elsewhere)."""
     t = f"staging.{mart}"
+    pooled = {_POOLED_SUMS} if mart == "stage_pass_rates_by_campaign" else set()
     segment = mart_suites.PASS_RATE_SEGMENTS[mart]
     keys = [*segment, "characteristic", "stage_order"]
     lag = _lagged(t, segment)
@@ -345,7 +352,7 @@ def _pass_rate_tampers(mart: str) -> list[tuple[str, str, set[str]]]:
         ("counts_not_negative",
          _pick_pair(t, keys, "a.stage_order = 1 AND b.failed >= 1",
                     "pending = pending - 1, failed = failed + 1",
-                    "pending = pending + 1, failed = failed - 1"), set()),
+                    "pending = pending + 1, failed = failed - 1"), pooled),
         ("pass_rate_in_unit_interval", _one(t, "pass_rate = 1.5", "pass_rate IS NOT NULL"),
          {"interval_contains_rate"}),
         ("pass_rate_ci_low_in_unit_interval",
@@ -372,7 +379,7 @@ def _pass_rate_tampers(mart: str) -> list[tuple[str, str, set[str]]]:
                "WHERE stage_order >= 2 AND entered = prev_passed AND prev_cum < 0.99);", set()),
         ("group_counts_sum_to_all",
          _one(t, "passed = passed + 1, failed = failed - 1",
-              "characteristic <> 'all' AND stage_order = 5 AND failed >= 1"), set()),
+              "characteristic <> 'all' AND stage_order = 5 AND failed >= 1"), pooled),
         ("ratio_inside_its_interval",
          _one(t, "air_ci_low = adverse_impact_ratio + 0.1",
               "adverse_impact_ratio IS NOT NULL AND passed > 0 AND NOT flagged"), set()),
@@ -513,7 +520,8 @@ def test_blocking_mart_checks_refuse_publication(round_, baseline, copy_of, monk
         if round_ < len(cases):
             check, sql, also = cases[round_]
             appended[f"marts/{mart}.sql"] = sql
-            expected |= {(f"marts/{mart}", c) for c in {check, *also}}
+            expected |= {c if isinstance(c, tuple) else (f"marts/{mart}", c)
+                         for c in {check, *also}}
     _tamper_sql(monkeypatch, appended)
 
     result = materialize_all(settings, instance)
@@ -686,9 +694,8 @@ def test_blocking_event_and_applicant_checks(copy_of, tmp_path, monkeypatch, ins
     applicants_sql = "\n".join([
         _one(a, "applicant_id = ''", "applicant_id = 'PNEW0'"),
         f"INSERT INTO {a} SELECT * FROM {a} WHERE applicant_id = 'PNEW1';",
-        *[_one(a, f"{c} = 'Martian'", "applicant_id = 'PNEW2'")
-          for c in ("sex", "ethnicity", "ethnic_minority", "disability", "sexual_orientation",
-                    "lgbt_plus")],
+        # a group outside the configured vocabulary, in every characteristic at once
+        _one(a, "groups = list_transform(groups, lambda g: 'Martian')", "applicant_id = 'PNEW2'"),
     ])
     settings, result = _run_core_round(copy_of, tmp_path, monkeypatch, instance,
                                        {"core/events.sql": events_sql,
@@ -697,17 +704,15 @@ def test_blocking_event_and_applicant_checks(copy_of, tmp_path, monkeypatch, ins
         *[("core/events", c) for c in ("required_ids_present", "outcome_in_vocabulary",
                                        "stage_in_vocabulary", "stage_order_matches_stage",
                                        "event_id_unique")],
-        *[("core/applicants", c) for c in ("applicant_id_present", "applicant_id_unique")],
-        *[("core/applicants", f"{c}_group_known") for c in
-          ("sex", "ethnicity", "ethnic_minority", "disability", "sexual_orientation",
-           "lgbt_plus")],
+        *[("core/applicants", c) for c in ("applicant_id_present", "applicant_id_unique",
+                                           "groups_known")],
     }
     # a stage outside the vocabulary has no stage number to match: both checks fail
     for step in ("core__events", "core__applicants"):
         assert "blocking data-quality check" in _step_failure_message(result, step)
     # the history names them too
     failed = {r["check_name"] for r in _history(settings, result.run_id) if not r["success"]}
-    assert {"event_id_unique", "lgbt_plus_group_known"} <= failed
+    assert {"event_id_unique", "groups_known"} <= failed
 
 
 def test_blocking_outcome_and_rejection_checks(copy_of, tmp_path, monkeypatch, instance):
@@ -716,14 +721,17 @@ def test_blocking_outcome_and_rejection_checks(copy_of, tmp_path, monkeypatch, i
     outcomes_sql = "\n".join([
         f"INSERT INTO {so} SELECT * FROM {so} WHERE rowid = (SELECT min(rowid) FROM {so} WHERE {new_person});",
         _one(so, "outcome = 'failed'", f"{new_person} AND stage_order = 2"),
-        f"INSERT INTO {ap} SELECT * FROM {ap} WHERE rowid = (SELECT min(rowid) FROM {ap} WHERE {new_person});",
     ])
+    # after core/applications.sql, which rebuilds the applications of changed keys
+    applications_sql = (f"INSERT INTO {ap} SELECT * FROM {ap} WHERE rowid = "
+                        f"(SELECT min(rowid) FROM {ap} WHERE {new_person});")
     rejected_sql = (
         "INSERT INTO quality.rejected_rows SELECT e.file_id, e.row_number, 'events', 'x', 'test', "
-        "'{}', now() FROM core.events AS e WHERE e.rowid = " + _core_file_rows("core.events") + ";"
+        "'core', '{}', now() FROM core.events AS e WHERE e.rowid = " + _core_file_rows("core.events") + ";"
     )
     _, result = _run_core_round(copy_of, tmp_path, monkeypatch, instance,
                                 {"core/stage_outcomes.sql": outcomes_sql,
+                                 "core/applications.sql": applications_sql,
                                  "core/events.sql": rejected_sql})
     assert _failed_blocking(result) == {
         ("core/stage_outcomes", "one_outcome_per_application_stage"),
