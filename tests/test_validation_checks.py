@@ -14,6 +14,7 @@ run fails, and the published marts are unchanged.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -192,6 +193,46 @@ def test_history_and_auditor_report(baseline):
     assert result.run_id in index.read_text(encoding="utf-8")
 
 
+def test_auditor_report_is_served_by_the_ui_chart_server(baseline):
+    """The asset links the report over HTTP (a browser refuses file:// from the UI): the
+    chart server `funnel ui` starts answers both links with the pages the run wrote."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    from funnel_pipeline.cli import ui_commands
+
+    settings, result = baseline
+    metadata = next(iter(result.asset_materializations_for_node(
+        "quality__validation_report"))).metadata
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server_cmd, *_ = ui_commands(settings, "127.0.0.1", 3000, "127.0.0.1", port)
+    server = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        pages = {"report_url": settings.reports_dir / "quality" / "index.html",
+                 "this_run_url": settings.reports_dir / "quality" / "runs"
+                 / f"{result.run_id}.html"}
+        for key, page in pages.items():
+            path = urlsplit(metadata[key].value).path
+            for _ in range(100):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                        assert r.status == 200
+                        assert r.read() == page.read_bytes()
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                raise AssertionError(f"{key}: {path} not served")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def test_first_run_batches_are_whole_tables_equal_to_the_filtered_batch(baseline):
     """`query_when_all_new` (used when every file is new) selects exactly the rows the
     file-filtered query selects with every eligible file, and the first run used it."""
@@ -250,6 +291,29 @@ def test_vocabulary_comes_from_the_configuration():
     assert "config.stages" in texts["core_events"]
     assert "config.groups" in texts["core_applicants"] and "config.groups" in texts["core_applications"]
     assert params["small_counts"] == ["1", "2", "3", "4"]
+
+
+def test_a_run_with_no_new_files_says_so_instead_of_passing_on_nothing(copy_of, instance):
+    """Issue 18: after a run with no new files, the raw and core checks read "no new rows"
+    (and carry no numbers, so Dagster's plots leave the run out); the marts, rebuilt,
+    are checked on all their rows; the auditor report shows NO ROWS, not PASS."""
+    settings = copy_of(DIRTY)
+    result = materialize_all(settings, instance)
+    assert result.success
+    evaluations = _evaluations(result)
+    incremental = {k: e for k, e in evaluations.items()
+                   if e.metadata["suite"].value.startswith(("raw_", "core_", "quality_"))}
+    assert incremental and all(e.passed for e in incremental.values())
+    for key, e in incremental.items():
+        assert e.metadata["batch"].value == "no new rows: nothing to check this run", key
+        assert not {"rows_checked", "observed_value", "unexpected_count"} & set(e.metadata), key
+        assert e.description.startswith("No new rows this run"), key
+    marts_checked = {k: e.metadata["rows_checked"].value for k, e in evaluations.items()
+                     if k[0] == "marts/stage_pass_rates"}
+    assert len(set(marts_checked.values())) == 1 and next(iter(marts_checked.values())) > 100
+    page = (settings.reports_dir / "quality" / "runs" / f"{result.run_id}.html").read_text()
+    row = re.search(r'<tr data-check="event_id_unique">.*?</tr>', page).group(0)
+    assert "NO ROWS" in row and "PASS" not in row
 
 
 def test_warning_on_unrecognised_values_still_publishes(baseline, copy_of, tmp_path, instance):
