@@ -11,7 +11,6 @@ earlier listed row has the very same counts.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import duckdb
 import pytest
