@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
 if str(TESTS_DIR) not in sys.path:  # works with or without tests/__init__.py
     sys.path.insert(0, str(TESTS_DIR))
 

@@ -19,7 +19,7 @@ LABELS = Labels(load_config(None))
 STAGES = ("application", "sift", "assessment", "vetting", "appointment")
 STAGE_LABELS = ("Application", "Sift", "Assessment (SEARCH)", "Vetting", "Appointment")
 Z = 1.959963984540054
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "optional-landing.expected"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "optional-landing.expected"
 
 # passed, failed, withdrawn per stage (pending 0 everywhere keeps the arithmetic obvious)
 ETHNICITY = {

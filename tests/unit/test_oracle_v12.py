@@ -30,7 +30,7 @@ import pytest
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from statsmodels.stats.contingency_tables import StratifiedTable
 
-TESTS_DIR = Path(__file__).resolve().parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
 if str(TESTS_DIR) not in sys.path:  # works with or without tests/__init__.py
     sys.path.insert(0, str(TESTS_DIR))
 

@@ -195,7 +195,7 @@ def test_missing_browser_fails_fast_instead_of_hanging() -> None:
         "    print('refused:', exc)\n"
     )
     env = {**os.environ, "BROWSER_PATH": "/nonexistent/chromium"}
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-c", code],
