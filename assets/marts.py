@@ -1,4 +1,4 @@
-"""marts layer: what recruitment leads and auditors read (CONTRACT.md sections 5, 7, 9, 10).
+"""marts layer: what recruitment leads and auditors read (docs/CONTRACT.md sections 5, 7, 9, 10).
 
 One asset per table of the registry (funnel_pipeline/marts.py); one step builds them all
 (one metric definition, one publish): staging → validated (expectations/mart_*.json,

@@ -22,7 +22,7 @@ from funnel_pipeline import warehouse
 from funnel_pipeline.funnel_config import ALL_CHARACTERISTIC, NOT_STATED
 from funnel_pipeline.settings import Settings
 
-#: CONTRACT.md section 5: the four-fifths rule, the significance level, Wilson's z
+#: docs/CONTRACT.md section 5: the four-fifths rule, the significance level, Wilson's z
 ADVERSE_IMPACT_THRESHOLD = 0.8
 SIGNIFICANCE_LEVEL = 0.05
 WILSON_Z = 1.959963984540054
@@ -51,7 +51,7 @@ _PASS_RATE_READS = ("core/applications", "core/campaigns")
 MARTS: tuple[Mart, ...] = (
     Mart("stage_pass_rates",
          "Pass rates per stage by protected characteristic with Wilson intervals, adverse-"
-         "impact ratios with their 95% intervals and Fisher exact tests (CONTRACT.md sections "
+         "impact ratios with their 95% intervals and Fisher exact tests (docs/CONTRACT.md sections "
          "5 and 10).", _PASS_RATE_READS, pass_rates=True),
     Mart("stage_pass_rates_by_campaign",
          "The section 5 metrics within each campaign (with its entry route).",
@@ -76,7 +76,7 @@ MARTS: tuple[Mart, ...] = (
     Mart("pooled_stage_pass_rates",
          "Whether a gap holds across campaigns once each campaign's own pass rates are "
          "allowed for: Mantel–Haenszel rate ratio, CMH test, Breslow–Day homogeneity "
-         "(CONTRACT.md section 10).", _PASS_RATE_READS),
+         "(docs/CONTRACT.md section 10).", _PASS_RATE_READS),
     Mart("stage_durations",
          "Median and 90th-percentile days from passing one stage to the outcome of the next, "
          "by group.", ("core/applications",)),
@@ -89,11 +89,11 @@ MARTS: tuple[Mart, ...] = (
          ("core/applications", "core/interventions", "core/stage_outcomes")),
     Mart("retention",
          "Retention of recruits at 12 and 24 months (Kaplan–Meier) by group, with log-rank "
-         "tests against the reference group (CONTRACT.md section 9).",
+         "tests against the reference group (docs/CONTRACT.md section 9).",
          ("core/applications", "core/leavers", "core/campaigns")),
     Mart("workforce_flows",
          "Hires and leavers by financial year and entry route with the share of each group: "
-         "the table forces show their boards (CONTRACT.md section 9).",
+         "the table forces show their boards (docs/CONTRACT.md section 9).",
          ("core/applications", "core/leavers", "core/campaigns")),
 )
 MART_NAMES: tuple[str, ...] = tuple(m.name for m in MARTS)

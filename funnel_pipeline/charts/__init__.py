@@ -1,6 +1,6 @@
 """Charts of the recruitment funnel, for people who run recruitment, not for analysts.
 
-* `figures` — pure builders: marts frames (CONTRACT.md sections 5 and 7) → Plotly figures.
+* `figures` — pure builders: marts frames (docs/CONTRACT.md sections 5 and 7) → Plotly figures.
 * `render` — PNG files with content-hashed names + short markdown for Dagster metadata.
 * `report` — one self-contained, offline, interactive HTML report per run.
 * `server` — a read-only HTTP server for the charts folder (the UI fetches PNGs by URL).

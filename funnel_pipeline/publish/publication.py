@@ -1,5 +1,5 @@
 """The annual recruitment publication: counts by characteristic, group and year with
-disclosure control (CONTRACT.md section 7; definitions in docs/PUBLICATION.md).
+disclosure control (docs/CONTRACT.md section 7; definitions in docs/PUBLICATION.md).
 
 Flow, all inside the warehouse until the last step:
   core.applications → staging.publication_counts   (sql/publish/annual_publication.sql; unsuppressed)

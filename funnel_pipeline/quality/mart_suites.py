@@ -22,7 +22,7 @@ from typing import Any
 
 from funnel_pipeline import marts
 
-#: tolerance for comparing computed fractions (CONTRACT.md §5: "Checks compare to 1e-9")
+#: tolerance for comparing computed fractions (docs/CONTRACT.md §5: "Checks compare to 1e-9")
 EPS = "1e-9"
 
 #: pass-rate marts (the registry's) → the columns that identify a segment within the table
@@ -98,7 +98,7 @@ def _rate_rules() -> list[dict[str, Any]]:
               "ratio_inside_its_interval",
               "Every adverse-impact ratio lies inside its own 95% interval (0 < low <= ratio <= "
               "high), and a ratio and its interval are either all present or all empty "
-              "(CONTRACT.md section 10). A group with no pass has ratio 0 and the interval of "
+              "(docs/CONTRACT.md section 10). A group with no pass has ratio 0 and the interval of "
               "the corrected counts (a + 0.5 …), which lies above it."),
     ]
 
@@ -124,7 +124,7 @@ def _sequence_rules(segment: tuple[str, ...]) -> list[dict[str, Any]]:
               "cumulative_pass_rate_never_rises",
               "A group's cumulative pass rate never rises from one stage to the next. The only "
               "allowed exception is a stage that out-of-sequence outcomes entered (counted at "
-              "their own stage, CONTRACT.md section 4), i.e. where more applications entered "
+              "their own stage, docs/CONTRACT.md section 4), i.e. where more applications entered "
               "the stage than passed the one before."),
     ]
 

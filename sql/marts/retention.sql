@@ -1,4 +1,4 @@
--- marts.retention (built in staging, published by swap) — CONTRACT.md section 9.
+-- marts.retention (built in staging, published by swap) — docs/CONTRACT.md section 9.
 -- Grain: characteristic (and 'all') × group with at least one recruit (staging.recruits).
 --   recruits, leavers          — counts of recruits (applications), and those with a leaving
 --   retention_12_months / _24  — Kaplan–Meier S(t) at t = 365 / 730 days: the product over
