@@ -2,7 +2,7 @@
 
 The v1.1 tables are the v1.2 ones without section 10's columns and by-year source, so
 the oracle's tables are compared on the columns (and drop-out sources) the v1.1 samples
-have; tests/test_oracle_v12.py compares the rest. If these pass, the oracle's reading of
+have; tests/unit/test_oracle_v12.py compares the rest. If these pass, the oracle's reading of
 the contract agrees with the independent computation on every row and column at 1e-9.
 """
 
