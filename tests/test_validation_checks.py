@@ -31,6 +31,7 @@ from conftest import (
     write_csv,
 )
 from funnel_pipeline.assets import raw as assets_raw
+from funnel_pipeline.assets.charts import CHART_ASSETS
 
 from funnel_pipeline import marts, raw, warehouse
 from funnel_pipeline.publish import publication
@@ -94,8 +95,7 @@ def _landing_with(tmp: Path, extra: dict[str, tuple[list[str], list[list[object]
 
 #: checks that are not Great Expectations suites (landing files, chart pictures)
 OWN_CHECKS = {("raw/landing_files", "loaded_files_unchanged"),
-              *((f"charts/{page}", "pictures_drawn")
-                 for page in ("funnel", "pass_rates", "adverse_impact", "trends", "report"))}
+              *((f"charts/{page}", "pictures_drawn") for page in CHART_ASSETS)}
 
 
 def _evaluations(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
