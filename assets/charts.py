@@ -71,7 +71,6 @@ def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Ite
         built.report, folder, title="Recruitment funnel: where applicants drop out",
         summary_markdown=summary_file.read_text(encoding="utf-8") if summary_file.is_file()
         else None)
-    report_url = f"{base_url.rstrip('/')}/{report.name}"
 
     failed: dict[str, str] = {}
     try:
@@ -97,12 +96,10 @@ def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Ite
         for line in extra:
             if len(markdown) + len(line) + 2 < render.MARKDOWN_LIMIT:
                 markdown = f"{markdown}\n\n{line}"
-        meta = {
-            "charts": dg.MetadataValue.md(markdown),
-            **meta,
-            "report": dg.MetadataValue.url(report_url),
-            "report file": dg.MetadataValue.path(str(report.resolve())),
-        }
+        # the report is linked from the markdown only: a URL or a server path is one
+        # unbreakable word, and the UI widens the value column to the longest word
+        # (a 494 px path pushed the pictures out of sight at 1280 px, tests/test_ui_e2e.py)
+        meta = {"charts": dg.MetadataValue.md(markdown), **meta}
         if name == "report":
             meta["summary included"] = summary_file.is_file()
         yield dg.MaterializeResult(asset_key=["charts", name], metadata=meta, check_results=[

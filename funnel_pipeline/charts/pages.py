@@ -244,6 +244,16 @@ def _interval(low: object, high: object, percent: bool) -> str | None:
     return f"{pct(lo, 1)}–{pct(hi, 1)}" if percent else f"{F.ratio_text(lo)}–{F.ratio_text(hi)}"
 
 
+def _with_range(value: str | None, interval: str | None) -> str | None:
+    """`52.1% (45.2%–58.9%)`: one column under a short header, so the cell wraps between
+    the value and its interval (the UI never wraps a header; two columns of unbreakable
+    numbers made the table wider than the value cell at a 1280 px window, measured in
+    tests/test_ui_e2e.py)."""
+    if value is None:
+        return None
+    return f"{value} ({interval})" if interval else value
+
+
 def _large_enough(frame: pd.DataFrame, keys: list[str], min_group_size: int) -> pd.DataFrame:
     """Rows of groups with at least `min_group_size` applications (as the charts show them)."""
     if frame.empty:
@@ -275,9 +285,9 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "Passed": ("passed", "int"),
     "Of all": ("of_all", "string"),
     "Pass rate": ("rate", "string"),
-    "95% range": ("rate_range", "string"),
+    "Rate (95%)": ("rate_with_range", "string"),
     "Ratio": ("ratio", "string"),
-    "95% interval": ("ratio_range", "string"),
+    "Ratio (95%)": ("ratio_with_range", "string"),
     "Flagged": ("flag", "string"),
 }
 
@@ -292,13 +302,12 @@ def plotted_table(frame: pd.DataFrame, columns: list[str], plain: Labels
         d["stage_label"] = [plain.stage_label(s) for s in d["stage"]]
         d["of_all"] = [_rate(v, 0) for v in d["cumulative_pass_rate"]]
         d["rate"] = [_rate(v) for v in d["pass_rate"]]
-        d["rate_range"] = [_interval(lo, hi, True)
-                           for lo, hi in zip(d["pass_rate_ci_low"], d["pass_rate_ci_high"])]
+        d["rate_with_range"] = [_with_range(v, _interval(lo, hi, True)) for v, lo, hi in zip(
+            d["rate"], d["pass_rate_ci_low"], d["pass_rate_ci_high"])]
         d["ratio"] = [None if _frames.num(v) is None else F.ratio_text(float(v))
                       for v in d["adverse_impact_ratio"]]
-        d["ratio_range"] = ([_interval(lo, hi, False)
-                             for lo, hi in zip(d["air_ci_low"], d["air_ci_high"])]
-                            if "air_ci_low" in d else None)
+        d["ratio_with_range"] = ([_with_range(v, _interval(lo, hi, False)) for v, lo, hi in zip(
+            d["ratio"], d["air_ci_low"], d["air_ci_high"])] if "air_ci_low" in d else None)
         d["flag"] = ["Yes" if _frames.is_true(v) else "" for v in d["flagged"]]
     return _table(d, columns)
 
@@ -364,13 +373,15 @@ def tables_and_numbers(name: str, marts: Mapping[str, pd.DataFrame | None],
     if name in ("pass_rates", "adverse_impact"):
         d = _large_enough(rates.loc[rates["characteristic"].isin(names)], [], min_group_size)
         if name == "pass_rates":
-            cols = ["Group", "Stage", "Pass rate", "95% range", "Flagged"]
+            cols = ["Group", "Stage", "Rate (95%)", "Flagged"]
         else:
             d = d.loc[d["adverse_impact_ratio"].notna()]
-            cols = ["Group", "Stage", "Ratio", "95% interval", "Flagged"]
+            cols = ["Group", "Stage", "Ratio (95%)", "Flagged"]
         meta["plotted figures"] = plotted_table(_sorted(d, plain), cols, plain)
         meta["flagged"] = _flagged(d)
-        return meta, []
+        what = ("Rate: of those with a result at the stage" if name == "pass_rates" else
+                "Ratio: the group's pass rate ÷ the reference group's")
+        return meta, [f"*{what}; in brackets, the range it very likely lies in (95%).*"]
     if name == "trends":
         where = focus(marts, config)
         parts = []
