@@ -21,6 +21,7 @@ read": their rates swing too much to be read and small counts can point at indiv
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -298,14 +299,25 @@ def pass_rates_by_entry_route(
 # --- (c) the ratio to the reference group ---------------------------------------------
 
 
-def _comparable_groups(d: pd.DataFrame, characteristic: str, labels: Labels,
-                       min_group_size: int, title: str, width: int
-                       ) -> tuple[str, list[str], dict[str, list[str]]] | go.Figure:
-    """(reference, groups large enough to compare, groups left out as too small), or the
-    placeholder saying why there is no comparison.
+class _Comparison(NamedTuple):
+    """What a ratio chart compares: one characteristic's rows, its reference group, the
+    groups large enough to compare, those left out as too small, and the stages."""
+
+    rows: pd.DataFrame
+    reference: str
+    reference_label: str
+    groups: list[str]
+    hidden: dict[str, list[str]]
+    stages: list[str]
+
+
+def _comparison(rates: pd.DataFrame, characteristic: str, labels: Labels,
+                min_group_size: int, title: str, width: int) -> _Comparison | go.Figure:
+    """The comparison a ratio chart draws, or the placeholder saying why there is none.
 
     The reference group and Not stated have no ratio (the contract leaves it NULL).
     """
+    d = fr.select(rates, characteristic)
     clabel = labels.characteristic_label(characteristic)
     reference = fr.reference_of(d)
     if d.empty or reference is None:
@@ -322,7 +334,8 @@ def _comparable_groups(d: pd.DataFrame, characteristic: str, labels: Labels,
     if not groups:
         return no_data(title, small_note(hidden, 1, min_group_size, "")
                        or f"No group to compare with {ref_label}.", width)
-    return reference, groups, hidden
+    stages = [s for s in labels.stage_names if s in set(d["stage"])]
+    return _Comparison(d, reference, ref_label, groups, hidden, stages)
 
 
 def adverse_impact_forest(
@@ -343,13 +356,10 @@ def adverse_impact_forest(
     fr.require_columns(rates, "air_ci_low", "air_ci_high")
     clabel = labels.characteristic_label(characteristic)
     title = f"How sure are the gaps? Pass rate ratio to the reference group — {clabel}"
-    d = fr.select(rates, characteristic)
-    compared = _comparable_groups(d, characteristic, labels, min_group_size, title, width)
+    compared = _comparison(rates, characteristic, labels, min_group_size, title, width)
     if isinstance(compared, go.Figure):
         return compared
-    reference, groups, hidden = compared
-    ref_label = labels.group_label(characteristic, reference)
-    stages = [s for s in labels.stage_names if s in set(d["stage"])]
+    d, reference, ref_label, groups, hidden, stages = compared
     group_labels, left = axis_labels([labels.group_label(characteristic, g) for g in groups],
                                      most=int(width * 0.3))
     colours = labels.group_colours(characteristic, [reference, *groups], reference)
@@ -496,13 +506,10 @@ def adverse_impact_heatmap(
     fr.require_columns(rates)
     clabel = labels.characteristic_label(characteristic)
     title = f"Pass rate compared with the reference group — {clabel}"
-    d = fr.select(rates, characteristic)
-    compared = _comparable_groups(d, characteristic, labels, min_group_size, title, width)
+    compared = _comparison(rates, characteristic, labels, min_group_size, title, width)
     if isinstance(compared, go.Figure):
         return compared
-    reference, groups, hidden = compared
-    ref_label = labels.group_label(characteristic, reference)
-    stages = [s for s in labels.stage_names if s in set(d["stage"])]
+    d, _, ref_label, groups, hidden, stages = compared
     xs = [labels.group_label(characteristic, g) for g in groups]
     ys = [labels.stage_label(s) for s in stages]
     ticks_y, left = axis_labels(ys, most=int(width * 0.3))
