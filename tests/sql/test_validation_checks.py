@@ -32,6 +32,7 @@ from conftest import (
     write_csv,
 )
 from funnel_pipeline.assets import raw as assets_raw
+from funnel_pipeline.assets.charts import CHART_ASSETS
 
 from funnel_pipeline import marts, raw, warehouse
 from funnel_pipeline.publish import publication
@@ -99,8 +100,7 @@ DIRTY_WARNINGS = {("marts/stage_durations", "no_negative_durations"): 2}
 
 #: checks that are not Great Expectations suites (landing files, chart pictures)
 OWN_CHECKS = {("raw/landing_files", "loaded_files_unchanged"),
-              *((f"charts/{page}", "pictures_drawn")
-                 for page in ("funnel", "pass_rates", "adverse_impact", "trends", "report"))}
+              *((f"charts/{page}", "pictures_drawn") for page in CHART_ASSETS)}
 
 
 def _evaluations(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
