@@ -44,6 +44,8 @@ class Mart:
     segments: tuple[str, ...] = ()
     #: how the drop-out summary names a segment of it ({column} placeholders)
     segment_words: str = "all campaigns"
+    #: a few words for the slice a pass-rate mart counts (the UI's drop-out tally)
+    slice_label: str = ""
 
 
 _PASS_RATE_READS = ("core/applications", "core/campaigns")
@@ -52,23 +54,24 @@ MARTS: tuple[Mart, ...] = (
     Mart("stage_pass_rates",
          "Pass rates per stage by protected characteristic with Wilson intervals, adverse-"
          "impact ratios with their 95% intervals and Fisher exact tests (docs/CONTRACT.md sections "
-         "5 and 10).", _PASS_RATE_READS, pass_rates=True),
+         "5 and 10).", _PASS_RATE_READS, pass_rates=True, slice_label="all applicants"),
     Mart("stage_pass_rates_by_campaign",
          "The section 5 metrics within each campaign (with its entry route).",
          _PASS_RATE_READS, pass_rates=True, segments=("campaign_id", "entry_route"),
-         segment_words="campaign {campaign_id} ({entry_route})"),
+         segment_words="campaign {campaign_id} ({entry_route})", slice_label="by campaign"),
     Mart("stage_pass_rates_by_entry_route",
          "The section 5 metrics within each entry route ('Unknown' = campaign without a "
          "campaigns row).", _PASS_RATE_READS, pass_rates=True, segments=("entry_route",),
-         segment_words="entry route {entry_route}"),
+         segment_words="entry route {entry_route}", slice_label="by entry route"),
     Mart("stage_pass_rates_by_year",
          "The section 5 metrics within each application year (UTC year of the first-stage "
          "outcome): is the gap closing?", _PASS_RATE_READS, pass_rates=True,
-         segments=("application_year",), segment_words="applications of {application_year}"),
+         segments=("application_year",), segment_words="applications of {application_year}",
+         slice_label="by application year"),
     Mart("intersectional_stage_pass_rates",
          "The section 5 metrics for every pair of the characteristics marked intersectional "
          "(e.g. 'Female x Yes').", _PASS_RATE_READS, pass_rates=True,
-         segment_words="all campaigns (intersection)"),
+         segment_words="all campaigns (intersection)", slice_label="two characteristics"),
     Mart("drop_out_points",
          "Every flagged row of the five pass-rate tables, with expected passes at parity, "
          "shortfall and Holm-adjusted p-values; largest shortfall first.",
