@@ -98,7 +98,7 @@ def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Ite
                 markdown = f"{markdown}\n\n{line}"
         # the report is linked from the markdown only: a URL or a server path is one
         # unbreakable word, and the UI widens the value column to the longest word
-        # (a 494 px path pushed the pictures out of sight at 1280 px, tests/test_ui_e2e.py)
+        # (a 494 px path pushed the pictures out of sight at 1280 px, tests/e2e/test_ui_e2e.py)
         meta = {"charts": dg.MetadataValue.md(markdown), **meta}
         if name == "report":
             meta["summary included"] = summary_file.is_file()

@@ -137,8 +137,8 @@ UNRECOGNISED_PEOPLE = [[f"UNREC{i:03d}", "Martian", "Klingon", "Perhaps", "Sapio
                        for i in range(20)]
 
 
-# --- hypothesis profiles (tests/sql/test_hostile_properties.py) ------------------------------
-# CI runs the bounded default; nightly: HYPOTHESIS_PROFILE=nightly pytest tests/sql/test_hostile_properties.py
+# --- hypothesis profiles (tests/e2e/test_hostile_properties.py) ------------------------------
+# CI runs the bounded default; nightly: HYPOTHESIS_PROFILE=nightly pytest tests/e2e/test_hostile_properties.py
 import os
 
 from hypothesis import HealthCheck

@@ -8,7 +8,7 @@ with the advance widths of DejaVu Sans, which is what Chromium draws our font st
 than Arial and Liberation Sans, so a line that fits here also fits where Arial is installed.
 
 The widths are Chromium's own (canvas `measureText` at 1,000 px, DejaVu Sans Book / Bold);
-`tests/test_charts_text_fit.py` checks every drawn line of every figure in real Chromium.
+`tests/e2e/test_charts_text_fit.py` checks every drawn line of every figure in real Chromium.
 Text is Plotly markup: `<br>` breaks a line, other tags take no width, entities
 (`&amp;`, which `inert.chart` writes) count as the one character they stand for.
 """

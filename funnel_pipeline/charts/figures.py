@@ -47,7 +47,7 @@ from ._layout import (
 from ._text import line_count, text_width, wrap
 from .labels import ALL_COLOUR, WARNING_COLOUR, Labels, pct
 
-#: Picture width in px. Measured in the Dagster UI (tests/test_ui_e2e.py): at a 1280 px
+#: Picture width in px. Measured in the Dagster UI (tests/e2e/test_ui_e2e.py): at a 1280 px
 #: window the visible part of an asset's metadata value cell is about 425 px wide when
 #: no metadata key has a word longer than 8 letters (the key column takes the widest
 #: word), so 400 px pictures are seen whole at 1280 px and wider windows.

@@ -13,7 +13,7 @@ characteristic and the second stage).
 Sized for the UI (issue 18): pictures are `figures.DEFAULT_WIDTH` wide; tables have a few
 short columns, and metadata keys have no word longer than `KEY_WORD_LIMIT` letters,
 because the key column is as wide as its longest word and every pixel it takes is taken
-from the pictures (measured in tests/test_ui_e2e.py).
+from the pictures (measured in tests/e2e/test_ui_e2e.py).
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def _with_range(value: str | None, interval: str | None) -> str | None:
     """`52.1% (45.2%–58.9%)`: one column under a short header, so the cell wraps between
     the value and its interval (the UI never wraps a header; two columns of unbreakable
     numbers made the table wider than the value cell at a 1280 px window, measured in
-    tests/test_ui_e2e.py)."""
+    tests/e2e/test_ui_e2e.py)."""
     if value is None:
         return None
     return f"{value} ({interval})" if interval else value

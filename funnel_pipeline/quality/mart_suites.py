@@ -3,7 +3,7 @@
 Why a generator: the pass-rate marts share one metric definition
 (``sql/marts/group_stage_metrics.sql``), so they share most invariants; writing them
 once keeps the suites from drifting apart. The JSON files stay the reviewed artefact
-(``tests/sql/test_validation_checks.py`` fails when they differ from this module's output):
+(``tests/e2e/test_validation_checks.py`` fails when they differ from this module's output):
 
     python -m funnel_pipeline.quality.mart_suites          # rewrite expectations/mart_*.json
 

@@ -149,7 +149,7 @@ def test_table_of_plotted_figures(charted, name: str) -> None:
 
 def test_metadata_keys_leave_the_pictures_room(charted) -> None:
     """The UI's key column is as wide as the longest word of a key (measured in
-    tests/test_ui_e2e.py): keys of chart pages keep words short."""
+    tests/e2e/test_ui_e2e.py): keys of chart pages keep words short."""
     _, metadata = charted
     words = {w for meta in metadata.values() for key in meta for w in key.split()}
     assert max(len(w) for w in words) <= pages.KEY_WORD_LIMIT, sorted(words, key=len)[-3:]

@@ -230,7 +230,7 @@ def test_outcome_aliases(custom: oracle.Config, tmp_path: Path) -> None:
 
 
 #: (date of birth as delivered, first-stage date, age band of funnel.custom.toml, whether
-#: the value is recognised); tests/sql/test_configuration_runs.py runs them through the pipeline
+#: the value is recognised); tests/e2e/test_configuration_runs.py runs them through the pipeline
 AGE_CASES = [
     ("2000-06-15", date(2025, 6, 15), "25 to 34", True),  # birthday on the day counts
     ("2000-06-15", date(2025, 6, 14), "Under 25", True),
