@@ -103,7 +103,8 @@ MART_NAMES: tuple[str, ...] = tuple(m.name for m in MARTS)
 PASS_RATE_MARTS: tuple[Mart, ...] = tuple(m for m in MARTS if m.pass_rates)
 #: staging-only steps the marts read, built first (one metric definition, one recruits
 #: table): sql/marts/<name>.sql
-INTERNAL_STEPS: tuple[str, ...] = ("group_stage_counts", "group_stage_metrics", "recruits")
+INTERNAL_STEPS: tuple[str, ...] = ("group_stage_counts", "group_stage_metrics", "recruits",
+                                   "survival_steps")
 
 
 def mart(name: str) -> Mart:

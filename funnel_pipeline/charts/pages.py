@@ -28,7 +28,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from funnel_pipeline import inert, warehouse
-from funnel_pipeline.funnel_config import ALL_CHARACTERISTIC, ALL_GROUP, NOT_STATED, FunnelConfig
+from funnel_pipeline.funnel_config import ALL_CHARACTERISTIC, NOT_STATED, FunnelConfig
 from funnel_pipeline.marts import ALL_ROUTES, UNKNOWN_ENTRY_ROUTE
 
 from . import _frames
@@ -88,10 +88,10 @@ def read_marts(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame | None]
     out: dict[str, pd.DataFrame | None] = {
         t: (con.execute(f"SELECT * FROM marts.{t}").df() if f"marts.{t}" in present else None)
         for t in MARTS_READ}
-    needed = {"staging.recruits", "core.leavers", "config.characteristics", "config.groups"}
+    needed = {"staging.survival_steps", "staging.recruits", "core.leavers",
+              "config.characteristics", "config.groups"}
     out[CURVES] = pd.DataFrame(warehouse.query_sql_file(
-        con, "charts/retention_curves.sql",
-        {"all_characteristic": ALL_CHARACTERISTIC, "all_group": ALL_GROUP}),
+        con, "charts/retention_curves.sql", {"all_characteristic": ALL_CHARACTERISTIC}),
         columns=["characteristic", "group_name", "month", "retained", "at_risk", "recruits",
                  "leavers", "leavers_loaded", "observed_until"]) if needed <= present else None
     return out

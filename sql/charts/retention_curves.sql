@@ -11,51 +11,32 @@
 --   recruits, leavers — of the group, as marts.retention counts them
 --   leavers_loaded — accepted rows in core.leavers (0: no leavers file, nothing to measure)
 --   observed_until — the latest instant a recruit is followed to (start + duration)
--- Reads staging.recruits, the recruit table marts.retention and marts.workforce_flows are
--- built from (sql/marts/recruits.sql). Set-based: each leaving duration's factor is
+-- Reads staging.survival_steps, the Kaplan–Meier steps marts.retention is computed from
+-- (sql/marts/retention.sql), so the curves and the mart's two points cannot disagree; and
+-- staging.recruits for the follow-up's end. Set-based: each leaving duration's factor is
 -- multiplied into its month (u in (t_(k−1), t_k] → month k), then the months into a
 -- running product, so the work grows with recruits, not recruits × months.
 
-WITH recruit_groups AS (
-    SELECT ch.characteristic, r.groups[ch.position] AS group_name, r.started_at,
-           r.duration_days, r.has_left
-    FROM staging.recruits AS r CROSS JOIN config.characteristics AS ch
-    UNION ALL
-    SELECT $all_characteristic, $all_group, started_at, duration_days, has_left
-    FROM staging.recruits
-),
-per_duration AS (
-    SELECT characteristic, group_name, duration_days,
-           count(*) AS at_duration, count(*) FILTER (WHERE has_left) AS leaving
-    FROM recruit_groups
-    GROUP BY ALL
-),
-at_risk AS (
-    SELECT *, sum(at_duration) OVER (
-        PARTITION BY characteristic, group_name ORDER BY duration_days DESC
-        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n_at_risk
-    FROM per_duration
-),
-month_factors AS (
+WITH month_factors AS (
     SELECT characteristic, group_name, ceil(duration_days * 12 / 365)::BIGINT AS month,
            list_reduce(list(1 - leaving / n_at_risk ORDER BY duration_days),
                        lambda x, y: x * y) AS factor
-    FROM at_risk
+    FROM staging.survival_steps
     WHERE leaving > 0
     GROUP BY ALL
 ),
 -- recruits followed to at least month k but not month k + 1
 followed AS (
     SELECT characteristic, group_name, floor(duration_days * 12 / 365)::BIGINT AS month,
-           count(*) AS followed
-    FROM recruit_groups
+           sum(at_duration)::BIGINT AS followed
+    FROM staging.survival_steps
     GROUP BY ALL
 ),
 group_totals AS (
-    SELECT characteristic, group_name, count(*) AS recruits,
-           count(*) FILTER (WHERE has_left) AS leavers,
+    SELECT characteristic, group_name, sum(at_duration)::BIGINT AS recruits,
+           sum(leaving)::BIGINT AS leavers,
            floor(max(duration_days) * 12 / 365)::BIGINT AS last_month
-    FROM recruit_groups
+    FROM staging.survival_steps
     GROUP BY ALL
 ),
 grid AS (

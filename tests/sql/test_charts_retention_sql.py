@@ -17,7 +17,7 @@ import pytest
 from conftest import FIXTURES
 from statsmodels.duration.survfunc import SurvfuncRight
 
-from funnel_pipeline import core, warehouse
+from funnel_pipeline import core, marts, warehouse
 from funnel_pipeline.charts import pages
 from funnel_pipeline.funnel_config import ALL_CHARACTERISTIC, ALL_GROUP, load_config
 from funnel_pipeline.pipeline import run_all
@@ -74,6 +74,8 @@ def curves(tmp_path: Path) -> pd.DataFrame:
         con.execute("INSERT INTO core.leavers (applicant_id, left_on_delivered, left_on, "
                     "file_id, row_number) VALUES ('P0', '2022-04-01', TIMESTAMPTZ "
                     "'2022-04-01 00:00:00+00', 1, 1)")
+        # the Kaplan–Meier steps the curves (and marts.retention) read
+        warehouse.run_sql_file(con, "marts/survival_steps.sql", marts.parameters())
     finally:
         con.close()
     with warehouse.open_warehouse(settings, read_only=True) as con:
