@@ -540,7 +540,10 @@ def ui_commands(settings, host: str, port: int, chart_host: str, chart_port: int
     charts_dir = (Path(settings.reports_dir) / "charts").resolve()
     if chart_port is None:
         chart_port = urlsplit(settings.chart_base_url).port or 3031
+    # the auditor report too, under /quality/ (a browser refuses file:// links from the UI)
+    quality_dir = (Path(settings.reports_dir) / "quality").resolve()
     server = [sys.executable, "-m", "funnel_pipeline.charts.server", "--dir", str(charts_dir),
+              "--mount", f"quality={quality_dir}",
               "--host", chart_host, "--port", str(chart_port)]
     location = ["-m", "funnel_pipeline.definitions"]
     webserver = [_script("dagster-webserver"), *location, "--host", host, "--port", str(port),
@@ -606,7 +609,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     server_cmd, dagster_cmds, charts_dir, chart_port = ui_commands(
         settings, args.host, args.port, args.chart_host, args.chart_port,
         log_level="info" if args.verbose else "warning")
-    charts_dir.mkdir(parents=True, exist_ok=True)
+    for folder in ("charts", "quality"):  # the chart server serves both; they must exist
+        (Path(settings.reports_dir) / folder).mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / "pyproject.toml").is_file():  # running from a source checkout
@@ -629,6 +633,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
             names[child.pid] = name
         rows = [("Dagster UI", f"http://{args.host}:{args.port}/  (ready in about 15 s)"),
                 ("Chart server", f"http://{args.chart_host}:{chart_port}/  serving {charts_dir}"),
+                ("Auditor report", f"http://{args.chart_host}:{chart_port}/quality/index.html"),
                 ("Chart links", f"{settings.chart_base_url}  (FUNNEL_CHART_BASE_URL)"),
                 ("Dagster home", str(home))]
         for line in _table(rows):

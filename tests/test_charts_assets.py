@@ -220,7 +220,8 @@ def test_ui_serves_charts_on_the_port_of_the_base_url() -> None:
     server, (webserver, daemon), folder, port = ui_commands(settings, "127.0.0.1", 3000,
                                                             "127.0.0.1", None)
     assert port == 4123 and folder == Path("/x/reports/charts")
-    assert server[-6:] == ["--dir", "/x/reports/charts", "--host", "127.0.0.1", "--port", "4123"]
+    assert server[-8:] == ["--dir", "/x/reports/charts", "--mount", "quality=/x/reports/quality",
+                           "--host", "127.0.0.1", "--port", "4123"]
     assert webserver[1:7] == ["-m", "funnel_pipeline.definitions", "--host", "127.0.0.1",
                               "--port", "3000"]
     assert daemon[1:4] == ["run", "-m", "funnel_pipeline.definitions"]

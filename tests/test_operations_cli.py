@@ -284,6 +284,12 @@ def test_funnel_ui_starts_quietly_and_stops_on_ctrl_c(tmp_path):
             urllib.request.urlopen(f"http://127.0.0.1:{chart_port}/", timeout=10).close()
         except urllib.error.HTTPError as answer:
             assert answer.code == 404
+        # and the auditor report folder under /quality/ (made by `funnel ui` if missing)
+        page = tmp_path / "reports" / "quality" / "index.html"
+        page.write_text("<p>report</p>")
+        with urllib.request.urlopen(f"http://127.0.0.1:{chart_port}/quality/index.html",
+                                    timeout=10) as answer:
+            assert answer.read() == page.read_bytes()
         instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
         wait_for(lambda: instance.get_daemon_heartbeats(), 120, "the daemon's heartbeat", proc, log)
         instance.dispose()
