@@ -820,7 +820,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ui", "Start the Dagster UI, the daemon and the chart server; Ctrl-C stops them.",
         "Runs what the two systemd units run (dagster-webserver and dagster-daemon, so "
         "schedules and the landing sensor work) and the read-only server for the chart "
-        "pictures the UI shows. Output is quiet: warnings and errors only (--verbose for "
+        "pictures the UI shows and the auditor report (under /quality/). Output is quiet: warnings and errors only (--verbose for "
         "Dagster's info lines).", (PIPELINE, QUALITY, SCHEDULE, ALERTS, UI))
     ui.add_argument("--host", default="127.0.0.1", help="Dagster UI address")
     ui.add_argument("--port", type=int, default=3000, help="Dagster UI port")
