@@ -7,13 +7,16 @@ PY := $(VENV)/bin/python
 .PHONY: demo test test-fast check ui system-deps benchmark benchmark-csv
 
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $@
+	@echo "Installing the Python packages into $(VENV) (once; about 2 minutes) ..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -qq --upgrade pip
+	@$(PY) -m pip install -qq -e '.[test]'
+	@touch $@
 
+# The demo draws charts, which needs Chromium: installed first when missing (one line).
 demo: $(VENV)/.installed
-	$(VENV)/bin/funnel demo
+	@bash scripts/install-system-deps.sh chromium
+	@$(VENV)/bin/funnel demo
 
 system-deps:
 	bash scripts/install-system-deps.sh

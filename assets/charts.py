@@ -20,6 +20,7 @@ import dagster as dg
 
 from funnel_pipeline import inert, vocabulary
 from funnel_pipeline.charts import pages
+from funnel_pipeline.operations.pools import WAREHOUSE_POOL
 from funnel_pipeline.resources import FunnelWarehouse
 
 #: folder under `reports_dir` holding the PNGs and HTML reports (what the chart server serves)
@@ -47,6 +48,7 @@ def _pictures_spec(name: str) -> dg.AssetCheckSpec:
     specs=[_spec(name) for name in CHART_ASSETS],
     check_specs=[_pictures_spec(name) for name in CHART_ASSETS],
     group_name="charts",
+    pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Iterator[dg.MaterializeResult]:

@@ -10,6 +10,7 @@ import dagster as dg
 
 from funnel_pipeline import vocabulary
 from funnel_pipeline.metadata import row_count
+from funnel_pipeline.operations.pools import WAREHOUSE_POOL
 from funnel_pipeline.publish import publication
 from funnel_pipeline.quality import checks
 from funnel_pipeline.resources import FunnelWarehouse
@@ -23,6 +24,7 @@ PUBLICATION_KEY = dg.AssetKey(["publish", "annual_publication"])
           dg.AssetKey(["marts", "retention"])],
     check_specs=checks.check_specs_for(PUBLICATION_KEY),
     group_name="publish",
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb", "csv", "excel"},
     description="Applicants, sifted, progressed to assessment, appointed and failed at the final "
                 "stage by characteristic, group and year, with small counts suppressed as [c] "
