@@ -26,7 +26,6 @@ import uuid
 from datetime import UTC
 from pathlib import Path
 
-REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 DEFAULT_DAGSTER_HOME = Path("data/dagster_home")
 #: where kaleido looks for Chromium unless BROWSER_PATH says otherwise (charts/render.py)
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,17 +33,22 @@ CHROMIUM = Path("/usr/bin/chromium")
 EXIT_REFUSED = 2
 
 
+def shipped_dagster_yaml() -> Path:
+    """The instance settings the package ships (the repo's `dagster.yaml`, packaged as
+    `funnel_pipeline/dagster.yaml`): a wheel install keeps the run queue of one, run
+    monitoring and the pools, with no source checkout beside it."""
+    from importlib import resources
+
+    return Path(str(resources.files("funnel_pipeline").joinpath("dagster.yaml")))
+
+
 def ensure_dagster_home() -> Path:
-    """Use $DAGSTER_HOME, or data/dagster_home holding a copy of the repo's dagster.yaml."""
+    """Use $DAGSTER_HOME, or data/dagster_home, holding a copy of the shipped dagster.yaml."""
     home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).resolve()
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
     if not target.exists():
-        source = REPO_DAGSTER_YAML if REPO_DAGSTER_YAML.exists() else None
-        if source is not None:
-            shutil.copy(source, target)
-        else:
-            target.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+        shutil.copy(shipped_dagster_yaml(), target)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -178,23 +182,19 @@ def failure_causes(result) -> str:
 def print_results() -> None:
     """Where the results are, and the flagged drop-out points (aggregates only), counted
     and ordered as the drop-out summary counts and orders them (publish/summary.py)."""
-    import duckdb
 
-    from funnel_pipeline import inert, marts, vocabulary
+    from funnel_pipeline import inert, marts, vocabulary, warehouse
     from funnel_pipeline.charts.labels import Labels
     from funnel_pipeline.publish import summary
     from funnel_pipeline.settings import Settings
 
     settings = Settings.from_env()
-    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    try:
+    with warehouse.open_warehouse(settings, read_only=True) as con:
         tables = con.execute("SELECT count(*) FROM information_schema.tables "
                              "WHERE table_schema = 'marts'").fetchone()[0]
         counts = summary.slice_counts(con)
         top = summary.findings(con)[:summary.TOP_N]
         labels = Labels(vocabulary.current_config(con), medium="text")
-    finally:
-        con.close()
     places = [("DuckDB database", f"{settings.duckdb_path.resolve()}  ({tables} marts tables)"),
               ("Reports", str(settings.reports_dir.resolve())),
               ("Dagster home", os.environ["DAGSTER_HOME"])]
@@ -313,8 +313,6 @@ def rebuild(settings, instance, tags: dict[str, str] | None = None) -> bool:
     """
     import dataclasses
 
-    import duckdb
-
     from funnel_pipeline import warehouse
     from funnel_pipeline.operations.retention import carry_over_charts
     from funnel_pipeline.resources import FunnelWarehouse
@@ -335,12 +333,10 @@ def rebuild(settings, instance, tags: dict[str, str] | None = None) -> bool:
             cause = failure_causes(result)
             print(f"rebuild FAILED ({target} left as it was): {cause}", file=sys.stderr)
             return False
-        check = duckdb.connect(str(work), read_only=True)  # the new file opens, marts present
-        try:
+        with warehouse.connect(work, read_only=True, lock_wait_seconds=0) as check:
+            # the new file opens, marts present
             marts = check.execute("SELECT count(*) FROM information_schema.tables "
                                   "WHERE table_schema = 'marts'").fetchone()[0]
-        finally:
-            check.close()
         if not marts or Path(f"{work}.wal").exists():
             print(f"rebuild produced an incomplete file ({marts} marts); {target} left as it was",
                   file=sys.stderr)
@@ -420,8 +416,6 @@ def backup(settings, destination: Path, keep: int, wait_seconds: float) -> Path:
     """
     from datetime import datetime
 
-    import duckdb
-
     from funnel_pipeline import warehouse
 
     source = Path(settings.duckdb_path)
@@ -436,11 +430,8 @@ def backup(settings, destination: Path, keep: int, wait_seconds: float) -> Path:
         if Path(f"{source}.wal").exists():
             shutil.copyfile(f"{source}.wal", f"{copy}.wal")
     os.replace(partial, copy)
-    check = duckdb.connect(str(copy), read_only=True)
-    try:
+    with warehouse.connect(copy, read_only=True, lock_wait_seconds=0) as check:
         check.execute("SELECT count(*) FROM information_schema.tables").fetchone()
-    finally:
-        check.close()
     for old in sorted(destination.glob("funnel-*.duckdb"))[:-keep] if keep > 0 else []:
         _remove_duckdb_file(old)
     return copy
@@ -461,7 +452,7 @@ def cmd_prepare_instance(args: argparse.Namespace) -> int:
     from funnel_pipeline.operations.instance import prepare_instance
 
     home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME)
-    prepared = prepare_instance(home, REPO_DAGSTER_YAML, timeout=args.wait)
+    prepared = prepare_instance(home, shipped_dagster_yaml(), timeout=args.wait)
     os.environ["DAGSTER_HOME"] = str(prepared)
     print(f"Dagster instance ready: {prepared}")
     return 0
