@@ -23,8 +23,6 @@ from funnel_pipeline.charts import pages
 from funnel_pipeline.operations.pools import WAREHOUSE_POOL
 from funnel_pipeline.resources import FunnelWarehouse
 
-#: folder under `reports_dir` holding the PNGs and HTML reports (what the chart server serves)
-CHARTS_SUBDIR = "charts"
 CHART_ASSETS: tuple[str, ...] = tuple(pages.PAGES)
 
 
@@ -57,7 +55,7 @@ def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Ite
     from funnel_pipeline.publish import summary
 
     settings = warehouse.settings()
-    folder = Path(settings.reports_dir) / CHARTS_SUBDIR
+    folder = settings.charts_dir
     folder.mkdir(parents=True, exist_ok=True)
     base_url = settings.chart_base_url
     min_size = settings.chart_min_group_size

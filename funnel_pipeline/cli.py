@@ -198,6 +198,11 @@ def print_results() -> None:
     places = [("DuckDB database", f"{settings.duckdb_path.resolve()}  ({tables} marts tables)"),
               ("Reports", str(settings.reports_dir.resolve())),
               ("Dagster home", os.environ["DAGSTER_HOME"])]
+    # every chart of this run, interactive, in one offline file a browser opens directly
+    reports = sorted(settings.charts_dir.glob("report_*.html"),
+                     key=lambda p: p.stat().st_mtime)
+    if reports:
+        places.append(("Charts (offline)", str(reports[-1].resolve())))
     _say()
     for line in _table(places):
         _say(line)
@@ -528,11 +533,11 @@ def ui_commands(settings, host: str, port: int, chart_host: str, chart_port: int
     does) that is not $DAGSTER_HOME's. Both load the code location themselves."""
     from urllib.parse import urlsplit
 
-    charts_dir = (Path(settings.reports_dir) / "charts").resolve()
+    charts_dir = settings.charts_dir.resolve()
     if chart_port is None:
         chart_port = urlsplit(settings.chart_base_url).port or 3031
     # the auditor report too, under /quality/ (a browser refuses file:// links from the UI)
-    quality_dir = (Path(settings.reports_dir) / "quality").resolve()
+    quality_dir = settings.quality_dir.resolve()
     server = [sys.executable, "-m", "funnel_pipeline.charts.server", "--dir", str(charts_dir),
               "--mount", f"quality={quality_dir}",
               "--host", chart_host, "--port", str(chart_port)]
@@ -600,8 +605,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     server_cmd, dagster_cmds, charts_dir, chart_port = ui_commands(
         settings, args.host, args.port, args.chart_host, args.chart_port,
         log_level="info" if args.verbose else "warning")
-    for folder in ("charts", "quality"):  # the chart server serves both; they must exist
-        (Path(settings.reports_dir) / folder).mkdir(parents=True, exist_ok=True)
+    for folder in (settings.charts_dir, settings.quality_dir):  # served: they must exist
+        folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / "pyproject.toml").is_file():  # running from a source checkout

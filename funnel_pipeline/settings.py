@@ -37,6 +37,11 @@ def _from_env(env: str, default: str, help: str, group: str,
                          "secret": secret}}
 
 
+#: folders under FUNNEL_REPORTS_DIR: chart pictures and reports; the auditor report
+CHARTS_SUBDIR = "charts"
+QUALITY_SUBDIR = "quality"
+
+
 @dataclass(frozen=True)
 class Settings:
     landing_dir: Path = field(**_from_env(
@@ -153,6 +158,16 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls()
+
+    @property
+    def charts_dir(self) -> Path:
+        """Chart PNGs and the interactive reports (served by the chart server)."""
+        return Path(self.reports_dir) / CHARTS_SUBDIR
+
+    @property
+    def quality_dir(self) -> Path:
+        """The offline auditor report (served by the chart server under /quality/)."""
+        return Path(self.reports_dir) / QUALITY_SUBDIR
 
     def as_dict(self) -> dict[str, str]:
         return {f.name: ("***" if f.metadata.get("secret") and getattr(self, f.name)

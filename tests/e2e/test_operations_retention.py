@@ -49,11 +49,11 @@ def _materialise(instance: dg.DagsterInstance, asset: str, pngs: list[str], repo
 
 def test_the_pattern_and_folder_are_the_chart_writers(tmp_path):
     import plotly.graph_objects as go
-    from funnel_pipeline.assets import charts
 
     from funnel_pipeline.charts import render, report
+    from funnel_pipeline.settings import Settings
 
-    assert retention.CHARTS_SUBDIR == charts.CHARTS_SUBDIR
+    assert Settings(reports_dir=tmp_path).charts_dir == tmp_path / retention.CHARTS_SUBDIR
     figure = go.Figure(go.Bar(x=["a"], y=[1]))
     assert retention.CHART_FILE.fullmatch(render.chart_filename("Pass rates: sex", figure))
     html = report.write_html_report({"Funnel": figure}, tmp_path)
