@@ -14,9 +14,12 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 # The demo draws charts, which needs Chromium: installed first when missing (one line).
+# In a terminal it goes on to serve its results in the Dagster UI (charts included; Ctrl-C
+# stops it); run from a script or CI (no terminal), it ends after printing them.
 demo: $(VENV)/.installed
 	@bash scripts/install-system-deps.sh chromium
 	@$(VENV)/bin/funnel demo
+	@if [ -t 1 ] && [ -z "$$CI" ]; then $(VENV)/bin/funnel ui; fi
 
 system-deps:
 	bash scripts/install-system-deps.sh
