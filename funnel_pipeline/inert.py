@@ -10,9 +10,11 @@ for its medium here, exactly once (escaping twice shows ``&amp;`` instead of ``&
 Media:
 
 - ``md`` — Dagster markdown (react-markdown with GFM): every ASCII punctuation character
-  is backslash-escaped (CommonMark lets any of them be escaped), so no link, image,
-  autolink (``http\\:``, ``www\\.``), HTML tag, entity, emphasis or table cell break can
-  form; line breaks and control characters become spaces.
+  is backslash-escaped (CommonMark lets any of them be escaped), so no link, image, HTML
+  tag, entity, emphasis or table cell break can form; line breaks and control characters
+  become spaces. GFM's literal autolinks are found in the text *after* escapes are read
+  (the UI turned an escaped ``http\\:\\/\\/…`` into a live link), so an invisible word
+  joiner (U+2060) also splits ``http://``, ``www.`` and ``@`` from what follows them.
 - ``html`` — HTML text or attribute values (``html.escape`` with quotes).
 - ``chart`` — Plotly text (titles, tick labels, hover text): Plotly reads a subset of
   HTML (``<a href>``, ``<b>``, ``<br>``, entities), so the value is HTML-escaped once and
@@ -37,6 +39,9 @@ MAX_KEY_LENGTH = 200
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 _MD_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+#: where GFM would start a literal autolink: a scheme's "//", "www.", an e-mail's "@"
+_AUTOLINK_START = re.compile(r"(?i)(https?:)(?=//)|\b(www)(?=\.)|(@)")
+WORD_JOINER = "\u2060"
 #: first characters a spreadsheet reads as a formula, plus the tab / carriage return that
 #: some programs strip before looking
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -50,7 +55,8 @@ def shorten(value: object, limit: int = DISPLAY_LIMIT) -> str:
 
 def md(value: object, limit: int = DISPLAY_LIMIT) -> str:
     """Input text for Dagster markdown: shown as typed, never a link, image or tag."""
-    return _MD_PUNCTUATION.sub(r"\\\1", shorten(value, limit))
+    text = _AUTOLINK_START.sub(lambda m: m.group(0) + WORD_JOINER, shorten(value, limit))
+    return _MD_PUNCTUATION.sub(r"\\\1", text)
 
 
 def html(value: object, limit: int | None = DISPLAY_LIMIT) -> str:

@@ -60,10 +60,15 @@ def figure_size(fig: go.Figure) -> tuple[int, int]:
 
 
 def chart_filename(name: str, fig: go.Figure, *, scale: float = 1.0, ext: str = "png") -> str:
-    """`<slug>_<sha256[:16]>.<ext>`: same figure and size → same name, anything else → new."""
+    """`<kind>_<sha256[:16]>.<ext>`: same figure and size → same name, anything else → new.
+
+    The kind is the slug of the name's part before ": " ("Ratios: Ethnicity" → `ratios`):
+    what follows is a label from the configuration or the data (a group, an entry route),
+    and input never becomes part of a URL, even one the project serves itself."""
     width, height = figure_size(fig)
     spec = f"{ext}|{width}|{height}|{scale:g}|".encode() + fig.to_json().encode()
-    return f"{_slug(name)}_{hashlib.sha256(spec).hexdigest()[:16]}.{ext}"
+    kind = name.split(": ", 1)[0]
+    return f"{_slug(kind)}_{hashlib.sha256(spec).hexdigest()[:16]}.{ext}"
 
 
 # --- kaleido --------------------------------------------------------------------------

@@ -139,6 +139,13 @@ def test_filename_depends_on_content_and_size() -> None:
     assert R.chart_filename("Funnel / overall", fig, scale=2) != name
 
 
+def test_filename_carries_no_label() -> None:
+    """A label after ": " comes from the configuration or the data: never part of a URL."""
+    fig = F.funnel_overall(make_rates(), labels=LABELS)
+    name = R.chart_filename("Ratios: ![zq01x](http://zq01x.evil.example/x.png)", fig)
+    assert re.fullmatch(r"ratios_[0-9a-f]{16}\.png", name), name
+
+
 # --- markdown for the Dagster UI -----------------------------------------------------
 
 

@@ -62,6 +62,8 @@ pytestmark = pytest.mark.slow
 
 #: a chart server file the project wrote (content-hashed PNG or HTML)
 PROJECT_FILE = re.compile(r"^/[a-z0-9_]+_[0-9a-f]{16}\.(png|html)$")
+#: the auditor report the chart server serves under /quality/ (its index and one page a run)
+QUALITY_FILE = re.compile(r"^/quality/(index|runs/[0-9a-f-]{36})\.html$")
 #: hosts of links the Dagster UI itself shows outside metadata (its help links, not data)
 DAGSTER_CHROME_HOSTS: frozenset[str] = frozenset({"docs.dagster.io"})
 SETTLE_MS = 1200
@@ -253,7 +255,7 @@ class Origins:
         if parts.scheme == "file":
             return Path(unquote(parts.path)).resolve().is_relative_to(self.reports_dir.resolve())
         if origin == self.charts:
-            return bool(PROJECT_FILE.match(parts.path))
+            return bool(PROJECT_FILE.match(parts.path) or QUALITY_FILE.match(parts.path))
         if origin == self.reports:
             return parts.path.startswith(("/charts/", "/quality/"))
         if origin == self.ui:
