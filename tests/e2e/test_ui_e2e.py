@@ -264,6 +264,11 @@ def assert_summary_inline(page, ui_port: int) -> None:
     assert value.get_by_text(heading).first.is_visible()
     # its paragraphs are rendered (markdown, not its source)
     assert value.locator("p").count() >= 1 and "**" not in value.inner_text()
+    # and wholly visible: no metadata entry widens the table past the window
+    overflow = page.eval_on_selector(_SCROLLER, "s => [s.scrollWidth, s.clientWidth]")
+    assert overflow[0] <= overflow[1] + 1, (
+        f"marts/drop_out_points: the metadata table is {overflow[0]} px wide in "
+        f"{overflow[1]} px: the summary's right side is cut")
 
 
 def screenshot(page, path: Path, first: str | None = None) -> None:
