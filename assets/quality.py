@@ -1,6 +1,5 @@
 """quality layer: what was left out and why, and what was checked, for auditors (aggregates only)."""
 
-from pathlib import Path
 
 import dagster as dg
 
@@ -52,6 +51,7 @@ def rejected_rows(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse)
 def validation_report(context: dg.AssetExecutionContext,
                       warehouse: FunnelWarehouse) -> dg.MaterializeResult:
     settings = warehouse.settings()
+    base = settings.chart_base_url.rstrip("/")
     with warehouse.open() as con:
         history.ensure_table(con)
         index = report.build_report(con, checks.report_dir(settings))
@@ -63,7 +63,10 @@ def validation_report(context: dg.AssetExecutionContext,
             "GROUP BY ALL ORDER BY ALL", [context.run.run_id]).fetchall()
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.path(str(index)),
-        "report_url": dg.MetadataValue.url(Path(index).resolve().as_uri()),
+        # served by the chart server (a browser refuses file:// links from the UI)
+        "report_url": dg.MetadataValue.url(f"{base}/quality/index.html"),
+        "this_run_url": dg.MetadataValue.url(
+            f"{base}/quality/runs/{report.run_page_name(context.run.run_id)}"),
         "history_table": history.TABLE,
         "runs_in_history": runs,
         "checks_this_run": this_run,

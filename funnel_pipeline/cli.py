@@ -394,7 +394,10 @@ def ui_commands(settings, host: str, port: int, chart_host: str, chart_port: int
     charts_dir = (Path(settings.reports_dir) / "charts").resolve()
     if chart_port is None:
         chart_port = urlsplit(settings.chart_base_url).port or 3031
+    # the auditor report too, under /quality/ (a browser refuses file:// links from the UI)
+    quality_dir = (Path(settings.reports_dir) / "quality").resolve()
     server = [sys.executable, "-m", "funnel_pipeline.charts.server", "--dir", str(charts_dir),
+              "--mount", f"quality={quality_dir}",
               "--host", chart_host, "--port", str(chart_port)]
     dagster = [sys.executable, "-m", "dagster", "dev", "-m", "funnel_pipeline.definitions",
                "--host", host, "--port", str(port)]
@@ -454,7 +457,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     server_cmd, dagster_cmd, charts_dir, chart_port = ui_commands(
         settings, args.host, args.port, args.chart_host, args.chart_port)
-    charts_dir.mkdir(parents=True, exist_ok=True)
+    for folder in ("charts", "quality"):  # the chart server serves both; they must exist
+        (Path(settings.reports_dir) / folder).mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / "pyproject.toml").is_file():  # running from a source checkout

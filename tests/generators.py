@@ -493,7 +493,9 @@ def _write_applicants(
     aged = [c for c in sp.characteristics if "born_on" in c]
     header = ["applicant_id"]
     header += [c.get("column", c["name"]) for c in delivered if rng.random() < 0.9]
-    header += [c["born_on"] for c in aged]
+    # two age characteristics may read the same date-of-birth column: one column each name
+    # (a file naming a column twice is rejected: docs/LANDING.md)
+    header += list(dict.fromkeys(c["born_on"] for c in aged))
     header.append("notes")
     by_column = {c.get("column", c["name"]): c for c in delivered}
 

@@ -456,3 +456,36 @@ def test_cli_rejects_limits_that_are_not_positive(folders: tuple[Path, Path]) ->
             [sys.executable, "-m", "funnel_pipeline.charts.server", "--dir", str(folders[0]), flag],
             check=False, cwd=ROOT, capture_output=True, text=True, timeout=30)
         assert done.returncode == 2 and "must be positive" in done.stderr, flag
+
+
+def test_a_mounted_folder_is_served_under_its_name(folders: tuple[Path, Path],
+                                                   tmp_path: Path) -> None:
+    """The auditor report (reports/quality) under /quality/, with the same rules."""
+    quality = tmp_path / "quality"
+    (quality / "runs").mkdir(parents=True)
+    (quality / "index.html").write_text("<p>runs</p>")
+    (quality / "runs" / "r1.html").write_text("<p>run</p>")
+    (quality / ".tmp-half.html").write_text("half")
+    server = make_server(folders[0], "127.0.0.1", 0, mounts={"quality": quality})
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        status, headers, body = request(port, "/quality/index.html")
+        assert (status, body) == (200, b"<p>runs</p>")
+        assert headers["content-type"].startswith("text/html")
+        assert request(port, "/quality/runs/r1.html")[0] == 200
+        assert request(port, "/funnel_0123456789abcdef.png")[0] == 200  # the charts still
+        for path in ("/quality/", "/quality", "/quality/.tmp-half.html", "/quality/../secret.txt",
+                     "/quality/%2e%2e/secret.txt", "/quality/runs/../../secret.txt"):
+            assert request(port, path)[0] == 404, path
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_mount_option(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    bad = subprocess.run([sys.executable, "-m", "funnel_pipeline.charts.server", "--dir",
+                          str(folders[0]), "--mount", f"quality={tmp_path / 'missing'}"],
+                         check=False, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--mount" in bad.stderr

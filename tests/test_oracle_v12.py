@@ -229,29 +229,31 @@ def test_outcome_aliases(custom: oracle.Config, tmp_path: Path) -> None:
 # --- section 8: age bands --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("born", "applied", "group", "recognised"),
-    [
-        ("2000-06-15", date(2025, 6, 15), "25 to 34", True),  # birthday on the day counts
-        ("2000-06-15", date(2025, 6, 14), "Under 25", True),
-        ("2000-02-29", date(2025, 2, 28), "Under 25", True),  # non-leap: from 1 March
-        ("2000-02-29", date(2025, 3, 1), "25 to 34", True),
-        ("1990-02-29", date(2025, 3, 1), oracle.NOT_STATED, False),  # no such date
-        ("1996-02-29", date(2020, 2, 29), "Under 25", True),  # 24 on a leap birthday
-        ("1995-02-29", date(2020, 2, 29), oracle.NOT_STATED, False),
-        ("1990-01-01", date(2025, 1, 1), "35 and over", True),
-        ("2020-01-02", date(2020, 1, 1), oracle.NOT_STATED, False),  # born after applying
-        ("2020-01-01", date(2020, 1, 1), "Under 25", True),  # born on the day: age 0
-        ("", date(2020, 1, 1), oracle.NOT_STATED, True),
-        (None, date(2020, 1, 1), oracle.NOT_STATED, True),
-        (" Unknown ", date(2020, 1, 1), oracle.NOT_STATED, True),
-        ("not disclosed", date(2020, 1, 1), oracle.NOT_STATED, True),
-        ("02/03/1991", date(2020, 1, 1), oracle.NOT_STATED, False),
-        ("1991-3-2", date(2020, 1, 1), oracle.NOT_STATED, False),
-        ("1991-03-02T00:00:00Z", date(2020, 1, 1), oracle.NOT_STATED, False),
-        (" 1991-03-02 ", date(2020, 1, 1), "25 to 34", True),  # trimmed
-    ],
-)
+#: (date of birth as delivered, first-stage date, age band of funnel.custom.toml, whether
+#: the value is recognised); tests/test_configuration_runs.py runs them through the pipeline
+AGE_CASES = [
+    ("2000-06-15", date(2025, 6, 15), "25 to 34", True),  # birthday on the day counts
+    ("2000-06-15", date(2025, 6, 14), "Under 25", True),
+    ("2000-02-29", date(2025, 2, 28), "Under 25", True),  # non-leap: from 1 March
+    ("2000-02-29", date(2025, 3, 1), "25 to 34", True),
+    ("1990-02-29", date(2025, 3, 1), oracle.NOT_STATED, False),  # no such date
+    ("1996-02-29", date(2020, 2, 29), "Under 25", True),  # 24 on a leap birthday
+    ("1995-02-29", date(2020, 2, 29), oracle.NOT_STATED, False),
+    ("1990-01-01", date(2025, 1, 1), "35 and over", True),
+    ("2020-01-02", date(2020, 1, 1), oracle.NOT_STATED, False),  # born after applying
+    ("2020-01-01", date(2020, 1, 1), "Under 25", True),  # born on the day: age 0
+    ("", date(2020, 1, 1), oracle.NOT_STATED, True),
+    (None, date(2020, 1, 1), oracle.NOT_STATED, True),
+    (" Unknown ", date(2020, 1, 1), oracle.NOT_STATED, True),
+    ("not disclosed", date(2020, 1, 1), oracle.NOT_STATED, True),
+    ("02/03/1991", date(2020, 1, 1), oracle.NOT_STATED, False),
+    ("1991-3-2", date(2020, 1, 1), oracle.NOT_STATED, False),
+    ("1991-03-02T00:00:00Z", date(2020, 1, 1), oracle.NOT_STATED, False),
+    (" 1991-03-02 ", date(2020, 1, 1), "25 to 34", True),  # trimmed
+]
+
+
+@pytest.mark.parametrize(("born", "applied", "group", "recognised"), AGE_CASES)
 def test_age_band(custom: oracle.Config, born, applied: date, group: str, recognised: bool) -> None:
     age = next(c for c in custom.characteristics if c.kind == "age")
     assert age.age_band(born, applied, custom.not_stated) == (group, recognised)

@@ -208,7 +208,7 @@ def test_report_in_headless_chromium_without_network(built: Path) -> None:
             assert checks.count() == 9
             unique_row = page.locator('tr[data-check="event_id_unique"]')
             cells = unique_row.locator("td").all_inner_texts()
-            assert cells[0] == "FAIL" and cells[2] == "error" and cells[-2:] == ["2", "20.00 %"]
+            assert cells[0] == "FAIL" and cells[2] == "error" and cells[-2:] == ["10", "2 (20.00 %)"]
             warn = page.locator('tr[data-check="campaign_id_format"] .badge')
             assert warn.evaluate("e => getComputedStyle(e).backgroundColor") == ("rgb(154, 103, 0)")
             assert SENTINEL not in page.content()
@@ -221,3 +221,61 @@ def test_report_in_headless_chromium_without_network(built: Path) -> None:
         finally:
             browser.close()
     assert attempted == []
+
+
+# --- issue 18: what an auditor reads ------------------------------------------------------
+
+
+def _outcome(run_id: str, check: str, **kw) -> ExpectationOutcome:
+    base = {"run_id": run_id, "validated_at": dt.datetime(2024, 5, 1, tzinfo=UTC), "suite": "s",
+            "batch": "b", "check_name": check,
+            "expectation_type": "expect_column_mean_to_be_between", "columns": ("is_orphan",),
+            "severity": "warn", "success": True, "description": "d"}
+    return ExpectationOutcome(**{**base, **kw})
+
+
+@pytest.fixture
+def auditor_db(tmp_path: Path) -> Path:
+    """One run with a warning threshold, a rounded share, a check with no rows, and the
+    funnel configuration it applied (config.applied, as the config/funnel asset writes)."""
+    path = tmp_path / "auditor.duckdb"
+    with duckdb.connect(str(path)) as con:
+        history.record_outcomes(con, [
+            _outcome("r1", "share_under_threshold", observed_value=1 / 600, element_count=1200,
+                     threshold="max_value 0.05"),
+            _outcome("r1", "nothing_new", element_count=0, unexpected_count=0),
+            _outcome("r1", "failed_on_nothing", element_count=0, success=False,
+                     severity="error"),
+        ], asset_key="core/x")
+        con.execute("create schema config; create table config.applied (applied_at timestamptz, "
+                    "run_id varchar, name varchar, sha256 varchar, recomputed boolean, "
+                    "definition varchar)")
+        con.execute("insert into config.applied values (now(), 'r1', 'force <b>funnel</b>.toml', "
+                    "'ab' || repeat('0', 62), true, 'secret definition')")
+    return path
+
+
+def test_thresholds_rounding_no_rows_and_configuration(auditor_db: Path, tmp_path: Path) -> None:
+    with duckdb.connect(str(auditor_db), read_only=True) as con:
+        index = report.build_report(con, tmp_path / "quality")
+    page = (index.parent / "runs" / report.run_page_name("r1")).read_text(encoding="utf-8")
+    row = re.search(r'<tr data-check="share_under_threshold">.*?</tr>', page).group(0)
+    assert "<td>max_value 0.05</td>" in row and "0.001667" in row and "0.0016666" not in row
+    empty = re.search(r'<tr data-check="nothing_new">.*?</tr>', page).group(0)
+    assert "NO ROWS" in empty and "PASS" not in empty
+    # a failure is a failure, rows or not
+    failed = re.search(r'<tr data-check="failed_on_nothing">.*?</tr>', page).group(0)
+    assert "FAIL" in failed
+    assert "1 passed, 1 failed (blocking), 0 warnings, 1 with no rows to check" in page
+    # the configuration the run applied, escaped; never its definition
+    for text in (page, index.read_text(encoding="utf-8")):
+        assert "force &lt;b&gt;funnel&lt;/b&gt;.toml" in text and "ab0000000000" in text
+        assert "secret definition" not in text and "<b>" not in text
+    row = re.search(r'<tr data-run-id="r1">.*?</tr>', index.read_text()).group(0)
+    assert re.findall(r'<td class="num">(\d+)</td>', row) == ["1", "3", "1", "1", "0", "1"]
+
+
+def test_report_files_are_world_readable(built: Path) -> None:
+    """The chart server (another user in a deployment) serves them, like charts and exports."""
+    for path in _all_html(built):
+        assert path.stat().st_mode & 0o777 == 0o644, path

@@ -855,12 +855,15 @@ def test_demo_retention_gap_is_flagged(demo_run):
 
 
 def test_demo_age_bands_spread(demo_run):
+    """Configured age bands are all populated; the default funnel (no age band) publishes
+    none, although the demo's applicants carry dates of birth."""
     config, _, settings = demo_run
-    if config is None:
-        pytest.skip("the default funnel has no age band")
     applications = {r["group_name"]: r["entered"]
                     for r in read_table(settings, "marts.stage_pass_rates")
                     if r["characteristic"] == "age_band" and r["stage_order"] == 1}
+    if config is None:
+        assert applications == {}
+        return
     total = sum(applications.values())
     assert all(applications[g] > 0.05 * total for g in applications if g != "Not stated")
     assert 0 < applications["Not stated"] < 0.06 * total

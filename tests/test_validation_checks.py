@@ -14,6 +14,7 @@ run fails, and the published marts are unchanged.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -192,6 +193,46 @@ def test_history_and_auditor_report(baseline):
     assert result.run_id in index.read_text(encoding="utf-8")
 
 
+def test_auditor_report_is_served_by_the_ui_chart_server(baseline):
+    """The asset links the report over HTTP (a browser refuses file:// from the UI): the
+    chart server `funnel ui` starts answers both links with the pages the run wrote."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    from funnel_pipeline.cli import ui_commands
+
+    settings, result = baseline
+    metadata = next(iter(result.asset_materializations_for_node(
+        "quality__validation_report"))).metadata
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server_cmd, *_ = ui_commands(settings, "127.0.0.1", 3000, "127.0.0.1", port)
+    server = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        pages = {"report_url": settings.reports_dir / "quality" / "index.html",
+                 "this_run_url": settings.reports_dir / "quality" / "runs"
+                 / f"{result.run_id}.html"}
+        for key, page in pages.items():
+            path = urlsplit(metadata[key].value).path
+            for _ in range(100):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                        assert r.status == 200
+                        assert r.read() == page.read_bytes()
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                raise AssertionError(f"{key}: {path} not served")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def test_first_run_batches_are_whole_tables_equal_to_the_filtered_batch(baseline):
     """`query_when_all_new` (used when every file is new) selects exactly the rows the
     file-filtered query selects with every eligible file, and the first run used it."""
@@ -250,6 +291,29 @@ def test_vocabulary_comes_from_the_configuration():
     assert "config.stages" in texts["core_events"]
     assert "config.groups" in texts["core_applicants"] and "config.groups" in texts["core_applications"]
     assert params["small_counts"] == ["1", "2", "3", "4"]
+
+
+def test_a_run_with_no_new_files_says_so_instead_of_passing_on_nothing(copy_of, instance):
+    """Issue 18: after a run with no new files, the raw and core checks read "no new rows"
+    (and carry no numbers, so Dagster's plots leave the run out); the marts, rebuilt,
+    are checked on all their rows; the auditor report shows NO ROWS, not PASS."""
+    settings = copy_of(DIRTY)
+    result = materialize_all(settings, instance)
+    assert result.success
+    evaluations = _evaluations(result)
+    incremental = {k: e for k, e in evaluations.items()
+                   if e.metadata["suite"].value.startswith(("raw_", "core_", "quality_"))}
+    assert incremental and all(e.passed for e in incremental.values())
+    for key, e in incremental.items():
+        assert e.metadata["batch"].value == "no new rows: nothing to check this run", key
+        assert not {"rows_checked", "observed_value", "unexpected_count"} & set(e.metadata), key
+        assert e.description.startswith("No new rows this run"), key
+    marts_checked = {k: e.metadata["rows_checked"].value for k, e in evaluations.items()
+                     if k[0] == "marts/stage_pass_rates"}
+    assert len(set(marts_checked.values())) == 1 and next(iter(marts_checked.values())) > 100
+    page = (settings.reports_dir / "quality" / "runs" / f"{result.run_id}.html").read_text()
+    row = re.search(r'<tr data-check="event_id_unique">.*?</tr>', page).group(0)
+    assert "NO ROWS" in row and "PASS" not in row
 
 
 def test_warning_on_unrecognised_values_still_publishes(baseline, copy_of, tmp_path, instance):
@@ -331,9 +395,16 @@ def _lagged(t: str, segment: tuple[str, ...]) -> str:
             f"FROM {t};\n")
 
 
-def _pass_rate_tampers(mart: str) -> list[tuple[str, str, set[str]]]:
-    """(check, SQL appended after marts/<mart>.sql, other checks it must break)."""
+#: the pooled mart sums the by-campaign rows' decided and passed counts: a tamper that
+#: changes them there breaks the pooled table's sums check too
+_POOLED_SUMS = ("marts/pooled_stage_pass_rates", "sums_equal_the_campaign_rows")
+
+
+def _pass_rate_tampers(mart: str) -> list[tuple[str, str, set]]:
+    """(check, SQL appended after marts/<mart>.sql, other checks it must break: a name in
+    this mart or an (asset, check) pair elsewhere)."""
     t = f"staging.{mart}"
+    pooled = {_POOLED_SUMS} if mart == "stage_pass_rates_by_campaign" else set()
     segment = mart_suites.PASS_RATE_SEGMENTS[mart]
     keys = [*segment, "characteristic", "stage_order"]
     lag = _lagged(t, segment)
@@ -345,7 +416,7 @@ def _pass_rate_tampers(mart: str) -> list[tuple[str, str, set[str]]]:
         ("counts_not_negative",
          _pick_pair(t, keys, "a.stage_order = 1 AND b.failed >= 1",
                     "pending = pending - 1, failed = failed + 1",
-                    "pending = pending + 1, failed = failed - 1"), set()),
+                    "pending = pending + 1, failed = failed - 1"), pooled),
         ("pass_rate_in_unit_interval", _one(t, "pass_rate = 1.5", "pass_rate IS NOT NULL"),
          {"interval_contains_rate"}),
         ("pass_rate_ci_low_in_unit_interval",
@@ -372,7 +443,7 @@ def _pass_rate_tampers(mart: str) -> list[tuple[str, str, set[str]]]:
                "WHERE stage_order >= 2 AND entered = prev_passed AND prev_cum < 0.99);", set()),
         ("group_counts_sum_to_all",
          _one(t, "passed = passed + 1, failed = failed - 1",
-              "characteristic <> 'all' AND stage_order = 5 AND failed >= 1"), set()),
+              "characteristic <> 'all' AND stage_order = 5 AND failed >= 1"), pooled),
         ("ratio_inside_its_interval",
          _one(t, "air_ci_low = adverse_impact_ratio + 0.1",
               "adverse_impact_ratio IS NOT NULL AND passed > 0 AND NOT flagged"), set()),
@@ -513,7 +584,8 @@ def test_blocking_mart_checks_refuse_publication(round_, baseline, copy_of, monk
         if round_ < len(cases):
             check, sql, also = cases[round_]
             appended[f"marts/{mart}.sql"] = sql
-            expected |= {(f"marts/{mart}", c) for c in {check, *also}}
+            expected |= {c if isinstance(c, tuple) else (f"marts/{mart}", c)
+                         for c in {check, *also}}
     _tamper_sql(monkeypatch, appended)
 
     result = materialize_all(settings, instance)
@@ -686,9 +758,8 @@ def test_blocking_event_and_applicant_checks(copy_of, tmp_path, monkeypatch, ins
     applicants_sql = "\n".join([
         _one(a, "applicant_id = ''", "applicant_id = 'PNEW0'"),
         f"INSERT INTO {a} SELECT * FROM {a} WHERE applicant_id = 'PNEW1';",
-        *[_one(a, f"{c} = 'Martian'", "applicant_id = 'PNEW2'")
-          for c in ("sex", "ethnicity", "ethnic_minority", "disability", "sexual_orientation",
-                    "lgbt_plus")],
+        # a group outside the configured vocabulary, in every characteristic at once
+        _one(a, "groups = list_transform(groups, lambda g: 'Martian')", "applicant_id = 'PNEW2'"),
     ])
     settings, result = _run_core_round(copy_of, tmp_path, monkeypatch, instance,
                                        {"core/events.sql": events_sql,
@@ -697,17 +768,15 @@ def test_blocking_event_and_applicant_checks(copy_of, tmp_path, monkeypatch, ins
         *[("core/events", c) for c in ("required_ids_present", "outcome_in_vocabulary",
                                        "stage_in_vocabulary", "stage_order_matches_stage",
                                        "event_id_unique")],
-        *[("core/applicants", c) for c in ("applicant_id_present", "applicant_id_unique")],
-        *[("core/applicants", f"{c}_group_known") for c in
-          ("sex", "ethnicity", "ethnic_minority", "disability", "sexual_orientation",
-           "lgbt_plus")],
+        *[("core/applicants", c) for c in ("applicant_id_present", "applicant_id_unique",
+                                           "groups_known")],
     }
     # a stage outside the vocabulary has no stage number to match: both checks fail
     for step in ("core__events", "core__applicants"):
         assert "blocking data-quality check" in _step_failure_message(result, step)
     # the history names them too
     failed = {r["check_name"] for r in _history(settings, result.run_id) if not r["success"]}
-    assert {"event_id_unique", "lgbt_plus_group_known"} <= failed
+    assert {"event_id_unique", "groups_known"} <= failed
 
 
 def test_blocking_outcome_and_rejection_checks(copy_of, tmp_path, monkeypatch, instance):
@@ -716,14 +785,17 @@ def test_blocking_outcome_and_rejection_checks(copy_of, tmp_path, monkeypatch, i
     outcomes_sql = "\n".join([
         f"INSERT INTO {so} SELECT * FROM {so} WHERE rowid = (SELECT min(rowid) FROM {so} WHERE {new_person});",
         _one(so, "outcome = 'failed'", f"{new_person} AND stage_order = 2"),
-        f"INSERT INTO {ap} SELECT * FROM {ap} WHERE rowid = (SELECT min(rowid) FROM {ap} WHERE {new_person});",
     ])
+    # after core/applications.sql, which rebuilds the applications of changed keys
+    applications_sql = (f"INSERT INTO {ap} SELECT * FROM {ap} WHERE rowid = "
+                        f"(SELECT min(rowid) FROM {ap} WHERE {new_person});")
     rejected_sql = (
         "INSERT INTO quality.rejected_rows SELECT e.file_id, e.row_number, 'events', 'x', 'test', "
-        "'{}', now() FROM core.events AS e WHERE e.rowid = " + _core_file_rows("core.events") + ";"
+        "'core', '{}', now() FROM core.events AS e WHERE e.rowid = " + _core_file_rows("core.events") + ";"
     )
     _, result = _run_core_round(copy_of, tmp_path, monkeypatch, instance,
                                 {"core/stage_outcomes.sql": outcomes_sql,
+                                 "core/applications.sql": applications_sql,
                                  "core/events.sql": rejected_sql})
     assert _failed_blocking(result) == {
         ("core/stage_outcomes", "one_outcome_per_application_stage"),

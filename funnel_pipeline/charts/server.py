@@ -8,6 +8,9 @@ paths, symlinks pointing out are refused). Files are content-hashed and never ch
 so they are cached for a year; `Access-Control-Allow-Origin: *` lets any page (the
 Dagster UI on another port, the HTML report) use them.
 
+The auditor report (`reports/quality`) is served the same way under `/quality/`
+(`--mount quality=FOLDER`), because a browser refuses `file://` links from the UI.
+
 It binds to loopback by default: a 127.0.0.1 URL only works on the viewer's own
 machine, which is the single-user setup this is for. Bind elsewhere deliberately.
 
@@ -55,7 +58,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from http import HTTPStatus
@@ -99,15 +102,17 @@ _TYPES = {
 
 
 class ChartRequestHandler(BaseHTTPRequestHandler):
-    """Serves files of `root` only; anything else is 404 (or 405 for other methods)."""
+    """Serves files of `root` (and of each mounted folder under `/<name>/`) only; anything
+    else is 404 (or 405 for other methods)."""
 
     server_version = "funnel-charts"
     sys_version = ""
     protocol_version = "HTTP/1.1"
 
     def __init__(self, request: socket.socket, client_address: tuple, server: ChartServer, *,
-                 root: Path, connection: _Connection) -> None:
+                 root: Path, mounts: Mapping[str, Path], connection: _Connection) -> None:
         self.root = root
+        self.mounts = mounts
         self._conn = connection
         super().__init__(request, client_address, server)  # type: ignore[arg-type]
 
@@ -142,11 +147,16 @@ class ChartRequestHandler(BaseHTTPRequestHandler):
         parts = [p for p in rel.split("/") if p]
         if not parts or any(p in (".", "..") or p.startswith(".") for p in parts):
             return None
+        base = self.root
+        if parts[0] in self.mounts:
+            base, parts = self.mounts[parts[0]], parts[1:]
+            if not parts:
+                return None
         try:
-            target = self.root.joinpath(*parts).resolve(strict=True)
+            target = base.joinpath(*parts).resolve(strict=True)
         except (OSError, RuntimeError, ValueError):
             return None
-        if not target.is_relative_to(self.root) or not target.is_file():
+        if not target.is_relative_to(base) or not target.is_file():
             return None
         return target
 
@@ -568,6 +578,7 @@ class ChartServer(HTTPServer):
     request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], root: Path, *,
+                 mounts: Mapping[str, Path] | None = None,
                  idle_timeout: float = IDLE_TIMEOUT_S,
                  max_threads: int = MAX_HANDLER_THREADS,
                  max_connections: int = MAX_CONNECTIONS,
@@ -580,7 +591,8 @@ class ChartServer(HTTPServer):
                                           max_threads=max_threads,
                                           max_connections=max_connections,
                                           response_timeout=response_timeout)
-        self._handler = partial(ChartRequestHandler, root=root)
+        self.mounts = dict(mounts or {})
+        self._handler = partial(ChartRequestHandler, root=root, mounts=self.mounts)
         super().__init__(address, ChartRequestHandler)
 
     def _serve_one(self, conn: _Connection) -> bool:
@@ -601,18 +613,27 @@ class ChartServer(HTTPServer):
         super().server_close()
 
 
+def _folder(path: str | Path) -> Path:
+    root = Path(path).resolve(strict=True)
+    if not root.is_dir():
+        raise NotADirectoryError(root)
+    return root
+
+
 def make_server(
     folder: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
+    mounts: Mapping[str, str | Path] | None = None,
     idle_timeout: float = IDLE_TIMEOUT_S, max_threads: int = MAX_HANDLER_THREADS,
     max_connections: int = MAX_CONNECTIONS, response_timeout: float = RESPONSE_TIMEOUT_S,
 ) -> ChartServer:
     """A bound, not yet running server (port 0 picks a free port: see `server_address`).
 
-    The limits default to the module constants (see the module docstring)."""
-    root = Path(folder).resolve(strict=True)
-    if not root.is_dir():
-        raise NotADirectoryError(root)
-    return ChartServer((host, port), root, idle_timeout=idle_timeout, max_threads=max_threads,
+    `mounts` serves further folders under `/<name>/` (the auditor report: `quality`), with
+    the same rules. The limits default to the module constants (see the module docstring)."""
+    root = _folder(folder)
+    mounted = {name: _folder(path) for name, path in (mounts or {}).items()}
+    return ChartServer((host, port), root, mounts=mounted, idle_timeout=idle_timeout,
+                       max_threads=max_threads,
                        max_connections=max_connections, response_timeout=response_timeout)
 
 
@@ -623,6 +644,7 @@ def serve(
     *,
     stop: threading.Event | None = None,
     ready: threading.Event | None = None,
+    mounts: Mapping[str, str | Path] | None = None,
     idle_timeout: float = IDLE_TIMEOUT_S,
     max_threads: int = MAX_HANDLER_THREADS,
     max_connections: int = MAX_CONNECTIONS,
@@ -635,7 +657,7 @@ def serve(
     non-interactive shell may inherit SIGINT as ignored. Outside the main thread no
     handler can be set: pass `stop` to end it. `ready` is set once it listens.
     """
-    server = make_server(folder, host, port, idle_timeout=idle_timeout,
+    server = make_server(folder, host, port, mounts=mounts, idle_timeout=idle_timeout,
                          max_threads=max_threads, max_connections=max_connections)
     stop = stop or threading.Event()
     previous: dict[int, object] = {}
@@ -668,6 +690,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI: `python -m funnel_pipeline.charts.server --dir FOLDER [--host H] [--port P] …`."""
     parser = argparse.ArgumentParser(description="Serve the charts folder read-only over HTTP.")
     parser.add_argument("--dir", required=True, type=Path, help="folder holding the chart files")
+    parser.add_argument("--mount", action="append", default=[], metavar="NAME=FOLDER",
+                        help="also serve FOLDER under /NAME/ (repeatable; e.g. the auditor "
+                             "report: quality=data/reports/quality)")
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: loopback)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 = any free port)")
     parser.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_S,
@@ -682,7 +707,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--dir {args.dir} is not a folder")
     if args.idle_timeout <= 0 or args.max_threads < 1 or args.max_connections < 1:
         parser.error("--idle-timeout, --max-threads and --max-connections must be positive")
-    serve(args.dir, args.host, args.port, idle_timeout=args.idle_timeout,
+    mounts: dict[str, Path] = {}
+    for item in args.mount:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or "/" in name or name.startswith(".") or not Path(folder).is_dir():
+            parser.error(f"--mount {item}: expected NAME=FOLDER with an existing folder")
+        mounts[name] = Path(folder)
+    serve(args.dir, args.host, args.port, mounts=mounts, idle_timeout=args.idle_timeout,
           max_threads=args.max_threads, max_connections=args.max_connections)
     return 0
 

@@ -11,8 +11,11 @@ stages, rates; no ids, no raw values):
   `<reports>/drop_out_summary.md` and shown in the interactive report.
 
 Every value from input (group and stage names, campaign ids, routes) passes through
-`inert.md`. An intersection is a finding only where it is worse than each of its parts
-(otherwise it repeats a finding about one of them).
+`inert.md`. A flagged row is listed as a finding only where it says something new
+(`sql/publish/drop_out_findings.sql`): an intersection only where it is worse than each
+of its parts, a campaign, route or year only where the same gap is not already flagged
+over all applicants. The counts say which slices they count, in the same words as the
+console (`counted`).
 """
 
 from __future__ import annotations
@@ -107,6 +110,9 @@ def interval_words(row: dict, reference: str) -> str:
     low, high = row["air_ci_low"], row["air_ci_high"]
     if low is None or high is None:
         return ""
+    if high >= 1:
+        return (f"the ratio is between {low:.2f} and {high:.2f}: the data are also "
+                "consistent with no gap at all")
     return (f"the ratio is between {low:.2f} and {high:.2f}: at best {pct(high)} of the "
             f"pass rate of {reference}")
 
@@ -115,9 +121,9 @@ def interval_words(row: dict, reference: str) -> str:
 
 
 def findings(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """drop_out_points in its order, intersections only where worse than both parts."""
+    """drop_out_points in its order, only the rows that say something new."""
     rows = warehouse.query_sql_file(con, "publish/drop_out_findings.sql")
-    return [r for r in rows if r["worse_than_parts"]]
+    return [r for r in rows if r["worse_than_parts"] and not r["repeats_overall"]]
 
 
 def slice_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -126,8 +132,8 @@ def slice_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def counted(counts: dict[str, int]) -> str:
-    """'4 over all applicants (plus 46 within campaigns, routes or years, 3 for
-    intersections)': which slices the numbers count, as the console and report say."""
+    """'4 over all applicants (plus 46 within single campaigns, …, and 3 for combinations
+    of two characteristics)': which slices the numbers count, as console and report say."""
     overall = counts.get("stage_pass_rates", 0)
     segments = sum(n for t, n in counts.items() if t not in ("stage_pass_rates",
                                                                "intersectional_stage_pass_rates"))
@@ -137,13 +143,22 @@ def counted(counts: dict[str, int]) -> str:
             "characteristics)")
 
 
+def p_value(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _sentence(i: int, row: dict, words: Words, long: bool) -> str:
     group = words.group(row["characteristic"], row["group_name"])
     reference = words.group(row["characteristic"], row["reference_group"])
     decided = row["passed"] + row["failed"] + row["withdrawn"]
     reference_rate = row["expected_passed_at_parity"] / decided if decided else None
     where = "" if row["source_table"] == "stage_pass_rates" else f", {words.segment(row)}"
-    text = (f"{i}. **{group}** at **{words.stage(row['stage'])}**{where}: {pct(row['pass_rate'])} "
+    text = (f"{i}. **{_capitalised(group)}** at **{words.stage(row['stage'])}**{where}: "
+            f"{pct(row['pass_rate'])} "
             f"passed against {pct(reference_rate)} of {reference}; {people(row['shortfall'])} "
             f"fewer passed than at the same rate. {how_sure(row).capitalize()}.")
     if not long:
@@ -179,18 +194,19 @@ def _trend(con: duckdb.DuckDBPyConnection, row: dict) -> str:
 
 
 def retention_lines(con: duckdb.DuckDBPyConnection, words: Words) -> list[str]:
+    """One sentence per flagged retention gap (marts.retention), worst first."""
     rows = con.execute(
         "SELECT characteristic, group_name, reference_group, retention_12_months, "
         "retention_ratio, logrank_p_value FROM marts.retention WHERE flagged "
-        "ORDER BY retention_ratio").fetchall()
+        "ORDER BY retention_ratio, characteristic, group_name").fetchall()
     lines = []
     for characteristic, group, reference, kept, ratio, p in rows:
         ref_kept = kept / ratio if ratio else None
         lines.append(
-            f"- **{words.short(characteristic, group)}** recruits: "
+            f"**{_capitalised(words.short(characteristic, group))}** recruits: "
             f"{pct(kept)} still in post after 12 months against {pct(ref_kept)} of "
             f"{words.short(characteristic, reference)} recruits (unlikely to be chance, "
-            f"p = {p:.2g}).")
+            f"{p_value(p)}).")
     return lines
 
 
@@ -203,20 +219,24 @@ def summarise(con: duckdb.DuckDBPyConnection, top_n: int = TOP_N) -> tuple[str, 
         row["trend"] = _trend(con, row)
     total = sum(counts.values())
     head = "**Where groups drop out**"
+    retention = retention_lines(con, words)
+    leavers = [f"Who leaves: {retention[0]}"] if retention else []
     if not top:
-        text = (f"{head}\n\nNo stage shows a group passing at under four-fifths of its reference "
-                "group's rate with a difference unlikely to be chance. Nothing is flagged.")
-        full_lines = [text]
+        nothing = ("No stage shows a group passing at under four-fifths of its reference "
+                   "group's rate with a difference unlikely to be chance. Nothing is flagged.")
+        full_lines = [f"# Where groups drop out\n\n{nothing}"]
+        text = _fit([head, nothing], [], leavers)
     else:
-        intro = (f"{total} drop-out points are flagged: {counted(counts)}. "
-                 f"The largest, by people who would have passed at the reference group's rate:")
+        intro = (f"{total} drop-out points are flagged: {counted(counts)}. The largest, by "
+                 "people who would have passed at the reference group's rate (leaving out "
+                 "those that repeat a larger finding):")
         full_lines = [f"# Where groups drop out\n\n{intro}\n",
                       *(_sentence(i, r, words, long=True) for i, r in enumerate(top, 1))]
-        text = _fit([head, intro, *(_sentence(i, r, words, long=False)
-                                   for i, r in enumerate(top[:INLINE_TOP], 1))])
-    retention = retention_lines(con, words)
+        text = _fit([head, intro], [_sentence(i, r, words, long=False)
+                                    for i, r in enumerate(top[:INLINE_TOP], 1)], leavers)
     if retention:
-        full_lines += ["", "## Who leaves: retention of recruits", "", *retention]
+        full_lines += ["", "## Who leaves: retention of recruits", "",
+                       *(f"- {line}" for line in retention)]
     full_lines += ["", ("Source: marts.drop_out_points and marts.retention (docs/CONTRACT.md). "
                        "A ratio is a group's pass rate divided by its reference group's at the "
                        "same stage and in the same segment; flagged: under 0.8 and unlikely to "
@@ -224,15 +244,18 @@ def summarise(con: duckdb.DuckDBPyConnection, top_n: int = TOP_N) -> tuple[str, 
     return text, "\n".join(full_lines) + "\n"
 
 
-def _fit(parts: list[str]) -> str:
-    """Join parts, dropping findings from the end until the text fits inline."""
+def _fit(head: list[str], findings: list[str], tail: list[str]) -> str:
+    """Paragraphs joined under Dagster's inline limit: findings are dropped from the end
+    (then the tail) until it fits, whole sentences only, never cut mid-word."""
     note = "*More in the full summary (report and drop_out_summary.md).*"
-    while len(parts) > 2:
-        text = "\n\n".join([*parts, note])
-        if len(text) < INLINE_LIMIT:
-            return text
-        parts = parts[:-1]
-    return "\n\n".join([*parts, note])[: INLINE_LIMIT - 1]
+    while True:
+        text = "\n\n".join([*head, *findings, *tail, note])
+        if len(text) < INLINE_LIMIT or not (findings or tail):
+            return text if len(text) < INLINE_LIMIT else "\n\n".join([head[0], note])
+        if findings:
+            findings = findings[:-1]
+        else:
+            tail = tail[:-1]
 
 
 def write_summary(settings: Settings) -> WrittenSummary:

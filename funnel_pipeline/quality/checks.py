@@ -50,7 +50,7 @@ from funnel_pipeline import vocabulary, warehouse
 from funnel_pipeline.quality import history
 from funnel_pipeline.quality.outcome import ExpectationOutcome
 from funnel_pipeline.quality.query import bind
-from funnel_pipeline.quality.suites import list_suites, read_suite_json, specs_from_dict
+from funnel_pipeline.quality.suites import CheckSpec, list_suites, read_suite_json, specs_from_dict
 from funnel_pipeline.settings import Settings
 
 _SINCE_COLUMNS = frozenset({"discovered_at", "processed_at"})
@@ -201,17 +201,44 @@ def _drop_batch(con: Any, suite: str) -> None:
         con.execute(f"DROP {kind} {BATCH_SCHEMA}.{suite}")
 
 
+#: the batch label (and Dagster metadata) of a suite with nothing new to check
+NO_NEW_ROWS = "no new rows"
+
+
 def _nothing_new(suite: str, data: dict[str, Any], run_id: str) -> list[ExpectationOutcome]:
     now = dt.datetime.now(dt.UTC)
     return [
         ExpectationOutcome(
-            run_id=run_id, validated_at=now, suite=suite, batch="no new rows",
+            run_id=run_id, validated_at=now, suite=suite, batch=NO_NEW_ROWS,
             check_name=s.check_name, expectation_type=s.expectation_type, columns=s.columns,
             severity=s.severity, success=True, description=s.description,
             element_count=0, unexpected_count=0,
         )
         for s in specs_from_dict(data)
     ]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, list):
+        if value == [NO_SMALL_COUNT]:
+            return "none (nothing is suppressed)"
+        numbers = [int(v) for v in value if str(v).isdigit()]
+        if len(numbers) == len(value) and numbers == list(range(numbers[0], numbers[-1] + 1)):
+            return f"{numbers[0]} to {numbers[-1]}"
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def threshold_text(spec: CheckSpec, parameters: dict[str, Any]) -> str | None:
+    """The run-time values an expectation applied ("max_value 0.05"), for the auditor:
+    a warning's threshold is part of what it says."""
+    parts = [f"{kwarg} {_shown(parameters[name])}" for kwarg, name in spec.parameters
+             if name in parameters]
+    return "; ".join(parts) or None
 
 
 def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: str,
@@ -223,7 +250,7 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
     from funnel_pipeline.quality import report
     from funnel_pipeline.quality.runner import validate
 
-    plans: list[tuple[dg.AssetKey, str, dict[str, Any], dict[str, Any] | None, str]] = []
+    plans: list[tuple[dg.AssetKey, str, dict[str, Any], dict[str, Any] | None, str, int]] = []
     with warehouse.open_warehouse(settings) as con:
         threshold = vocabulary.current_config(con).publication.threshold
         history.ensure_table(con)
@@ -232,7 +259,9 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
             for name, data in suites_for(key):
                 batch = data["meta"]["batch"]
                 if "table" in batch:
-                    plans.append((key, name, data, {"table": batch["table"]}, batch["table"]))
+                    rows = con.execute(f"SELECT count(*) FROM {batch['table']}").fetchone()[0]
+                    plans.append((key, name, data, {"table": batch["table"]}, batch["table"],
+                                  rows))
                     continue
                 ids, all_files = _new_file_ids(con, name, batch["new_files"], run_id)
                 whole = all_files and bool(ids) and "query_when_all_new" in batch
@@ -244,7 +273,7 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
                     label += " (every file is new: the whole table)"
                 # an empty batch has nothing to check (and GX fails a mean over no rows)
                 args = {"table": f"{BATCH_SCHEMA}.{name}"} if rows else None
-                plans.append((key, name, data, args, label))
+                plans.append((key, name, data, args, label, rows))
 
     parameters = expectation_parameters(settings, threshold)
     duckdb_config = {
@@ -253,15 +282,23 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
         "temp_directory": settings.duckdb_temp_dir,
     }
     results: dict[dg.AssetKey, list[ExpectationOutcome]] = {key: [] for key in asset_keys}
-    for key, name, _data, args, label in plans:
+    for key, name, data, args, label, rows in plans:
+        specs = {s.check_name: s for s in specs_from_dict(data)}
         if args is None:
-            outcomes = _nothing_new(name, _data, run_id)
+            outcomes = _nothing_new(name, data, run_id)
         else:
+            # an expectation over a whole batch (a rows query) reports no row count of its
+            # own: it checked every row of the batch
             outcomes = [
-                dataclasses.replace(o, batch=label)
+                dataclasses.replace(
+                    o, batch=label,
+                    element_count=rows if o.element_count is None else o.element_count)
                 for o in validate(settings.duckdb_path, name, expectation_parameters=parameters,
                                   run_id=run_id, duckdb_config=duckdb_config, **args)
             ]
+        outcomes = [dataclasses.replace(o, threshold=threshold_text(specs[o.check_name],
+                                                                    parameters))
+                    for o in outcomes]
         results[key].extend(outcomes)
         if log is not None:
             failed = [o.check_name for o in outcomes if not o.success]
@@ -269,7 +306,7 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
                      f"failed: {', '.join(failed) or 'none'}")
 
     with warehouse.open_warehouse(settings) as con:
-        for _, name, data, _, _ in plans:
+        for _, name, data, *_ in plans:
             if "query" in data["meta"]["batch"]:
                 _drop_batch(con, name)
         for key, outcomes in results.items():
@@ -305,23 +342,40 @@ def check_results(results: dict[dg.AssetKey, list[ExpectationOutcome]],
                 passed=o.success,
                 severity=(dg.AssetCheckSeverity.ERROR if o.severity == "error"
                           else dg.AssetCheckSeverity.WARN),
-                description=o.description,
+                description=(f"No new rows this run: nothing to check. {o.description}"
+                             if o.batch == NO_NEW_ROWS else o.description),
                 metadata=_metadata(o),
             ))
     return out
 
 
+def rounded(value: float | str | None) -> float | int | str | None:
+    """An observed aggregate as people read it: four significant digits."""
+    if isinstance(value, float) and not value.is_integer():
+        return float(f"{value:.4g}")
+    return value
+
+
 def _metadata(o: ExpectationOutcome) -> dict[str, Any]:
+    """Aggregates only. A suite with no new rows gets no numbers at all, so Dagster's
+    plots leave the run out instead of dropping to zero, and its batch says why."""
     metadata: dict[str, Any] = {
         "suite": o.suite,
         "expectation_type": o.expectation_type,
         "batch": o.batch,
-        "observed_value": o.observed_value if o.observed_value is not None else "n/a",
+    }
+    if o.threshold:
+        metadata["threshold"] = o.threshold
+    if o.batch == NO_NEW_ROWS:
+        metadata["batch"] = "no new rows: nothing to check this run"
+        return metadata
+    metadata.update({
+        "observed_value": rounded(o.observed_value) if o.observed_value is not None else "n/a",
         "rows_checked": o.element_count if o.element_count is not None else "n/a",
         "unexpected_count": o.unexpected_count if o.unexpected_count is not None else "n/a",
         "unexpected_percent": (round(o.unexpected_percent, 4)
                                if o.unexpected_percent is not None else "n/a"),
-    }
+    })
     if o.error:
         metadata["could_not_evaluate"] = o.error
     return metadata

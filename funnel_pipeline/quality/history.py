@@ -36,8 +36,11 @@ create table if not exists {TABLE} (
     description        varchar not null,
     columns            varchar,            -- comma-separated column names checked
     error              varchar,            -- exception class when the check could not run
+    threshold          varchar,            -- run-time threshold(s) applied, e.g. 'max_value 0.05'
     primary key (run_id, suite, asset_key, check_name)
-)
+);
+-- histories written before the threshold was kept
+alter table {TABLE} add column if not exists threshold varchar;
 """
 
 _COLUMNS = (
@@ -56,6 +59,7 @@ _COLUMNS = (
     "description",
     "columns",
     "error",
+    "threshold",
 )
 
 
@@ -89,6 +93,7 @@ def _row(outcome: ExpectationOutcome, asset_key: str, validated_at: dt.datetime)
         outcome.description,
         ",".join(outcome.columns) or None,
         outcome.error,
+        outcome.threshold,
     )
 
 

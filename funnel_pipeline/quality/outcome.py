@@ -46,6 +46,14 @@ class ExpectationOutcome:
     #: exception class only, when the expectation could not be evaluated (messages can
     #: quote data, e.g. DuckDB's "Could not convert string '…'")
     error: str | None = None
+    #: the run-time threshold(s) it applied, as text ("max_value 0.05"), from settings
+    #: or the configuration, never from data
+    threshold: str | None = None
+
+    @property
+    def nothing_to_check(self) -> bool:
+        """The batch had no rows (no new file): a pass on nothing, not evidence."""
+        return self.element_count == 0
 
     @property
     def blocking_failure(self) -> bool:

@@ -43,6 +43,8 @@ class CheckSpec:
     columns: tuple[str, ...]
     severity: str
     description: str
+    #: kwarg → the run-time ``$PARAMETER`` it reads (a threshold, the time window)
+    parameters: tuple[tuple[str, str], ...] = ()
 
     @property
     def blocking(self) -> bool:
@@ -122,6 +124,10 @@ def specs_from_dict(data: dict[str, Any]) -> list[CheckSpec]:
                 columns=columns_of(exp.get("kwargs") or {}),
                 severity=meta["severity"],
                 description=description.strip(),
+                parameters=tuple(
+                    (kwarg, value["$PARAMETER"])
+                    for kwarg, value in (exp.get("kwargs") or {}).items()
+                    if isinstance(value, dict) and "$PARAMETER" in value),
             )
         )
     return specs

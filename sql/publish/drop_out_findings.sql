@@ -1,8 +1,16 @@
 -- The drop-out summary's findings (funnel_pipeline/publish/summary.py): every row of
 -- marts.drop_out_points in its order, with what the sentences need from published marts
--- only: the reference group's decided count in the same segment and stage, whether an
--- intersection is worse than each of its parts (its ratio below both parts' ratios over
--- all campaigns at the stage), and the pooled (Mantel–Haenszel) verdict across campaigns.
+-- only: the reference group's decided count in the same segment and stage, the pooled
+-- (Mantel–Haenszel) verdict across campaigns, and whether the row says something new:
+--
+-- * an intersection is worse than each of its parts: its whole 95% interval lies below
+--   each part's own ratio over all applicants at the stage (else it repeats a finding
+--   about one part, e.g. "ethnic minority x heterosexual" repeats "ethnic minority");
+-- * a row within one campaign, entry route or application year does not repeat a
+--   flagged row over all applicants for the same group and stage (the pooled verdict
+--   already says whether that gap holds across campaigns), nor an earlier row with the
+--   very same counts (one campaign that is also the only one of its route and year is
+--   one finding, named by its campaign).
 
 WITH segments AS (
     SELECT 'stage_pass_rates' AS source_table, NULL::VARCHAR AS campaign_id,
@@ -28,7 +36,7 @@ WITH segments AS (
 ),
 parts AS (
     SELECT d.source_table, d.characteristic, d.group_name, d.stage_order,
-           bool_and(coalesce(d.adverse_impact_ratio < p.adverse_impact_ratio, true))
+           bool_and(coalesce(d.air_ci_high < p.adverse_impact_ratio, true))
                AS worse_than_parts
     FROM marts.drop_out_points AS d
     CROSS JOIN range(1, 3) AS part(i)
@@ -42,6 +50,15 @@ parts AS (
 SELECT d.*,
        r.decided AS reference_decided,
        coalesce(parts.worse_than_parts, true) AS worse_than_parts,
+       d.source_table NOT IN ('stage_pass_rates', 'intersectional_stage_pass_rates')
+           AND (coalesce(overall.flagged, false)
+                OR row_number() OVER (
+                       PARTITION BY d.characteristic, d.group_name, d.stage_order, d.entered,
+                                    d.passed, d.failed, d.withdrawn, d.pending,
+                                    d.expected_passed_at_parity
+                       ORDER BY d.source_table, d.campaign_id NULLS LAST,
+                                d.entry_route NULLS LAST, d.application_year NULLS LAST) > 1)
+           AS repeats_overall,
        pooled.flagged AS pooled_flagged,
        pooled.pooled_rate_ratio,
        pooled.breslow_day_p_value,
@@ -58,6 +75,9 @@ LEFT JOIN segments AS r
 LEFT JOIN parts
   ON parts.source_table = d.source_table AND parts.characteristic = d.characteristic
  AND parts.group_name = d.group_name AND parts.stage_order = d.stage_order
+LEFT JOIN marts.stage_pass_rates AS overall
+  ON overall.characteristic = d.characteristic AND overall.group_name = d.group_name
+ AND overall.stage_order = d.stage_order
 LEFT JOIN marts.pooled_stage_pass_rates AS pooled
   ON d.source_table = 'stage_pass_rates' AND pooled.characteristic = d.characteristic
  AND pooled.group_name = d.group_name AND pooled.stage_order = d.stage_order
