@@ -401,7 +401,7 @@ def _not_recoverable_from_totals(measures: tuple[str, ...], keys: tuple[str, ...
 def _totals_same(measures: tuple[str, ...], period: str) -> str:
     """Periods whose Total row differs between characteristics (one cell, shown once)."""
     distinct = " or ".join(f"count(distinct {m}) > 1" for m in measures)
-    return (f"select {period} from {{batch}} as b where group_name = 'Total' "
+    return (f"select {period} from {{batch}} where group_name = 'Total' "  # GX aliases it
             f"group by {period} having {distinct}")
 
 
