@@ -700,14 +700,16 @@ def _misstate_counts_and_rates(display: list[dict], leavers: list[dict], truth: 
     for rate in publication.RATES:
         if nobody[rate] == publication.NOT_APPLICABLE:
             nobody[rate] = "0.0000"
-    total = next(d for d in reversed(display) if d["group_name"] == publication.TOTAL_GROUP)
+    total = next(d for d in reversed(display)
+                 if d["group_name"] == publication.TOTAL_GROUP and d["applicants"] != _C)
     total["applicants"] = str(int(total["applicants"]) + 1)
     n = publication.LEAVERS
     groups = [d for d in _uninvolved(leavers, config) if d[n] != _C]
     low = next(d for d in groups if int(d[n]) > t)
     low[n] = str(int(low[n]) - 1)
     next(d for d in groups if d is not low)[n] = "x1"
-    total = next(d for d in reversed(leavers) if d["group_name"] == publication.TOTAL_GROUP)
+    total = next(d for d in reversed(leavers)
+                 if d["group_name"] == publication.TOTAL_GROUP and d[n] != _C)
     total[n] = str(int(total[n]) + 1)
 
 
