@@ -46,6 +46,10 @@ COUNT_FORMAT = "#,##0"
 #: points per line of 11-point text, and characters of it per unit of column width:
 #: wrapped cells get a row height for their lines (LibreOffice does not fit it itself)
 LINE_HEIGHT = 15
+BODY_POINTS = 11
+#: the cover's one column: within the printable width of a portrait A4 page at 11 points
+#: (wider, and LibreOffice prints the cover cut off at the right edge)
+COVER_WIDTH = 72
 CHARACTERS_PER_WIDTH = 1.15
 PERCENT_FORMAT = "0.0%"
 ENTRY_ROUTE_LABEL = "Entry route"
@@ -299,6 +303,7 @@ class _Sheet:
 
         self.ws = workbook.create_sheet(title=title)
         self.ws.page_setup.orientation = "landscape"
+        self.ws.page_setup.paperSize = self.ws.PAPERSIZE_A4  # a UK publication
         self.ws.page_setup.fitToWidth = 1
         self.ws.page_setup.fitToHeight = 0
         self.ws.sheet_properties.pageSetUpPr.fitToPage = True
@@ -315,17 +320,19 @@ class _Sheet:
         if wrap:
             self.wrap(cell)
 
-    def wrap(self, cell, bold: bool = False) -> None:
-        """Wrap a cell's text and make its row tall enough for the lines."""
+    def wrap(self, cell) -> None:
+        """Wrap a cell's text and make its row tall enough for the lines (in its font:
+        bold and larger text fit fewer characters to a line, and taller lines)."""
         from openpyxl.styles import Alignment
 
         cell.alignment = Alignment(wrap_text=True, vertical="top",
                                    horizontal=cell.alignment.horizontal)
         width = self.ws.column_dimensions[cell.column_letter].width or 10
-        per_line = width * CHARACTERS_PER_WIDTH * (0.8 if bold else 1.0)
+        scale = (cell.font.sz or BODY_POINTS) / BODY_POINTS
+        per_line = width * CHARACTERS_PER_WIDTH * (0.8 if cell.font.b else 1.0) / scale
         lines = max(1, math.ceil(len(str(cell.value)) / per_line))
         current = self.ws.row_dimensions[cell.row].height or LINE_HEIGHT
-        self.ws.row_dimensions[cell.row].height = max(current, lines * LINE_HEIGHT)
+        self.ws.row_dimensions[cell.row].height = max(current, lines * LINE_HEIGHT * scale)
 
     def table(self, name: str, header: list[str], rows: list[list[object]],
               formats: list[str | None], widths: list[int]) -> None:
@@ -342,7 +349,7 @@ class _Sheet:
             cell = self.ws.cell(row=top, column=j)
             _text_cell(cell, value)
             cell.font = self.bold
-            self.wrap(cell, bold=True)
+            self.wrap(cell)
         for values in rows:
             self.row += 1
             for j, value in enumerate(values, start=1):
@@ -382,9 +389,9 @@ def _number(value: object) -> object:
 def _cover(book, words: _Words, produced: dt.date, files: dict[str, Path]) -> None:
     sheet = _Sheet(book, "Cover_sheet")
     p = words.publication
-    sheet.ws.column_dimensions["A"].width = 110
+    sheet.ws.column_dimensions["A"].width = COVER_WIDTH
     sheet.ws.page_setup.orientation = "portrait"
-    sheet.text(p.title, font=sheet.heading)
+    sheet.text(p.title, font=sheet.heading, wrap=True)
     sheet.text(words.description(), wrap=True)
     for heading, lines in (
             ("Period covered", [words.coverage()]),
@@ -396,7 +403,7 @@ def _cover(book, words: _Words, produced: dt.date, files: dict[str, Path]) -> No
                                      "explains what is counted and how small counts are "
                                      "protected.")]),
             ("Files", words.files(files))):
-        sheet.text(heading, font=sheet.bold)
+        sheet.text(heading, font=sheet.bold, wrap=True)
         for line in lines:
             sheet.text(line, wrap=True)
 
