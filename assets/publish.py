@@ -11,7 +11,7 @@ import dagster as dg
 
 from funnel_pipeline import vocabulary
 from funnel_pipeline.metadata import row_count
-from funnel_pipeline.publish import publication
+from funnel_pipeline.publish import publication, workbook
 from funnel_pipeline.quality import checks
 from funnel_pipeline.resources import FunnelWarehouse
 
@@ -42,7 +42,7 @@ def annual_publication(context: dg.AssetExecutionContext, warehouse: FunnelWareh
             results, settings, "Publication NOT updated: marts.publication, "
             "marts.publication_leavers and the exported files are unchanged (the previous "
             "run's).")
-    files = publication.export_publication(settings)
+    files = workbook.export_publication(settings)
     with warehouse.open(read_only=True) as con:
         hidden = " + ".join(f"({m} = '{publication.SUPPRESSED}')::INT"
                             for m in publication.MEASURES)

@@ -10,8 +10,8 @@ Flow, all inside the warehouse until the last step:
   → staging.publication, staging.publication_leavers → validated (expectations/
     mart_publication*.json) → marts.publication, marts.publication_leavers (swapped in
     only when the checks pass)
-  → exports/ (workbook.py: the workbook, two CSV files and their notes; only the two
-    published tables are read)
+  → exports/ (workbook.py `export_publication`: the workbook, two CSV files and their
+    notes; only the two published tables are read)
 
 Why one disclosure problem for both tables: a leaver is a recruit, and every recruit is
 counted in `appointed`, so each group's leavers over all years are at most its appointed
@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
@@ -247,18 +246,3 @@ def build_publication(settings: Settings, gate: Callable[[], bool] | None = None
     with warehouse.open_warehouse(settings) as con, warehouse.transaction(con):
         warehouse.swap_in(con, PUBLISHED_TABLES)
     return rows
-
-
-def export_publication(settings: Settings) -> dict[str, Path]:
-    """The published tables → reports_dir/exports/ (workbook, CSV files, notes)."""
-    from funnel_pipeline.publish import workbook
-
-    with warehouse.open_warehouse(settings, read_only=True) as con:
-        config = vocabulary.current_config(con)
-        tables = {}
-        for table in PUBLISHED_TABLES:
-            cur = con.execute(f"SELECT * FROM marts.{table}")
-            names = [d[0] for d in cur.description]
-            tables[table] = [dict(zip(names, r)) for r in cur.fetchall()]
-    return workbook.write_exports(Path(settings.reports_dir) / "exports", config,
-                                  tables["publication"], tables["publication_leavers"])

@@ -14,7 +14,7 @@ hold the same figures for re-use, and a notes file beside them explains them.
 Every text that came from configuration or input (titles, labels, entry routes) is
 written as a text cell and spreadsheet-escaped (`inert.cell`), never as a formula, link
 or image; the workbook has no links at all. Pure formatting: the rows come from the
-published (suppressed) tables only, read by `publication.export_publication`.
+published (suppressed) tables only, read by `export_publication`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from funnel_pipeline import inert
+from funnel_pipeline import inert, vocabulary, warehouse
 from funnel_pipeline.charts.labels import Labels
 from funnel_pipeline.funnel_config import FunnelConfig
 from funnel_pipeline.publish.publication import (
@@ -35,11 +35,13 @@ from funnel_pipeline.publish.publication import (
     MEASURES,
     NOT_APPLICABLE,
     NOT_AVAILABLE,
+    PUBLISHED_TABLES,
     RATES,
     SUPPRESSED,
     TOTAL_GROUP,
     rule_of,
 )
+from funnel_pipeline.settings import Settings
 
 EXPORT_BASENAME = "annual_publication"
 COUNT_FORMAT = "#,##0"
@@ -531,3 +533,16 @@ def write_exports(folder: Path, config: FunnelConfig, recruitment: list[dict],
     tmp.replace(files["notes"])
     _workbook(files["xlsx"], words, recruitment, leavers, produced, files)
     return files
+
+
+def export_publication(settings: Settings) -> dict[str, Path]:
+    """The published tables → reports_dir/exports/ (workbook, CSV files, notes)."""
+    with warehouse.open_warehouse(settings, read_only=True) as con:
+        config = vocabulary.current_config(con)
+        tables = {}
+        for table in PUBLISHED_TABLES:
+            cur = con.execute(f"SELECT * FROM marts.{table}")
+            names = [d[0] for d in cur.description]
+            tables[table] = [dict(zip(names, r)) for r in cur.fetchall()]
+    return write_exports(Path(settings.reports_dir) / "exports", config,
+                         tables["publication"], tables["publication_leavers"])
