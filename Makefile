@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test check ui system-deps benchmark benchmark-csv
+.PHONY: demo test test-fast check ui system-deps benchmark benchmark-csv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ system-deps:
 
 test: $(VENV)/.installed system-deps
 	$(PY) -m pytest
+
+# The first two tiers (tests/unit, tests/sql): no Dagster instance, no browser, no server.
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest tests/unit tests/sql -m "not slow"
 
 check: $(VENV)/.installed
 	$(VENV)/bin/ruff check funnel_pipeline assets tests benchmarks

@@ -2,7 +2,7 @@
 
 One asset per question (funnel_pipeline/charts/pages.py says which figures each page
 shows): `charts/funnel`, `charts/pass_rates`, `charts/adverse_impact`, `charts/trends`,
-and `charts/report`, every chart interactive in one offline HTML file.
+`charts/retention`, and `charts/report`, every chart interactive in one offline HTML file.
 
 How the pictures reach the UI (docs STACK-FACTS "Showing charts in the Dagster UI"):
 each figure is rendered to a PNG with a content-hashed name in `<reports_dir>/charts`,
@@ -63,33 +63,32 @@ def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Ite
         marts = pages.read_marts(con)
         config = vocabulary.current_config(con)
     summary_file = Path(settings.reports_dir) / summary.SUMMARY_NAME
-    per_asset = pages.build_figures(marts, config, min_group_size=min_size)
-    everything = {n: f for figs in per_asset.values() for n, f in figs.items()}
+    built = pages.build_figures(marts, config, min_group_size=min_size)
+    # pictures only of what a page shows; the report has every chart, interactive
+    pictured = {n: f for name in CHART_ASSETS for n, f in pages.shown_on(name, built).items()}
 
     report = write_html_report(
-        everything, folder, title="Recruitment funnel: where applicants drop out",
+        built.report, folder, title="Recruitment funnel: where applicants drop out",
         summary_markdown=summary_file.read_text(encoding="utf-8") if summary_file.is_file()
         else None)
-    report_url = f"{base_url.rstrip('/')}/{report.name}"
 
     failed: dict[str, str] = {}
     try:
         # Chromium starts at the first picture not already on disk (~3 s, then ~0.3 s
         # each): a run whose figures did not change never starts it
-        files = render.write_pngs(everything, folder, failed=failed)
+        files = render.write_pngs(pictured, folder, failed=failed)
     finally:
         render.stop_renderer()
     for reason in sorted(set(failed.values())):
         context.log.error(f"chart pictures were not drawn ({sum(r == reason for r in failed.values())}"
-                          f" of {len(everything)}): {inert.shorten(reason, 300)}")
+                          f" of {len(pictured)}): {inert.shorten(reason, 300)}")
 
     for name in CHART_ASSETS:
-        shown = per_asset.get(name) or (
-            dict(list(per_asset.get("funnel", {}).items())[:2]) if name == "report" else {})
-        meta, note = pages.tables_and_numbers(name, marts, config, min_size)
+        shown = pages.shown_on(name, built)
+        meta, notes = pages.tables_and_numbers(name, marts, config, min_size)
         links = {n: files[n].name for n in shown if n in files}
         markdown = render.chart_markdown(links, base_url, report_filename=report.name)
-        extra = [note] if note else []
+        extra = list(notes)
         not_drawn = [n for n in shown if n in failed]
         if not_drawn:
             extra.append(f"*{len(not_drawn)} chart picture(s) could not be drawn this run: see "
@@ -97,14 +96,12 @@ def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Ite
         for line in extra:
             if len(markdown) + len(line) + 2 < render.MARKDOWN_LIMIT:
                 markdown = f"{markdown}\n\n{line}"
-        meta = {
-            "charts": dg.MetadataValue.md(markdown),
-            **meta,
-            "report": dg.MetadataValue.url(report_url),
-            "report_file": dg.MetadataValue.path(str(report.resolve())),
-        }
+        # the report is linked from the markdown only: a URL or a server path is one
+        # unbreakable word, and the UI widens the value column to the longest word
+        # (a 494 px path pushed the pictures out of sight at 1280 px, tests/e2e/test_ui_e2e.py)
+        meta = {"charts": dg.MetadataValue.md(markdown), **meta}
         if name == "report":
-            meta["drop_out_summary_included"] = summary_file.is_file()
+            meta["summary included"] = summary_file.is_file()
         yield dg.MaterializeResult(asset_key=["charts", name], metadata=meta, check_results=[
             _pictures_check(name, drawn=len(links), not_drawn=not_drawn, failed=failed)])
 

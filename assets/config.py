@@ -1,4 +1,4 @@
-"""config layer: the force's funnel (CONTRACT.md section 8), checked and applied first.
+"""config layer: the force's funnel (docs/CONTRACT.md section 8), checked and applied first.
 
 Every other asset depends on this one, so a bad configuration file stops the run before
 anything is read or written, with a message naming the file, the key and the problem.

@@ -1,4 +1,4 @@
-"""core layer: typed, canonical tables (CONTRACT.md sections 2-4, 6, 8, 9).
+"""core layer: typed, canonical tables (docs/CONTRACT.md sections 2-4, 6, 8, 9).
 
 Each asset calls its step (funnel_pipeline/core.py, one SQL file per table in sql/core/),
 validates the rows the step touched (expectations/core_*.json) and reports aggregates.
@@ -117,13 +117,13 @@ def stage_outcomes(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse
 
 
 _OPTIONAL_DESCRIPTIONS = {
-    "campaigns": "One accepted row per campaign_id with its entry route (CONTRACT.md section 6); "
-                 "applications of campaigns without one have entry route 'Unknown'.",
+    "campaigns": "One accepted row per campaign_id with its entry route (docs/CONTRACT.md "
+                 "section 6); applications of campaigns without one have entry route 'Unknown'.",
     "population": "One accepted population share per characteristic and canonical group.",
     "interventions": "One accepted positive-action intervention per intervention_id "
                      "(stage / campaign blank = every stage / campaign).",
-    "leavers": "One accepted leavers row per person and leaving date as delivered (CONTRACT.md "
-               "section 9); the reason is kept, never published.",
+    "leavers": "One accepted leavers row per person and leaving date as delivered "
+               "(docs/CONTRACT.md section 9); the reason is kept, never published.",
 }
 _RAW_OF = {"campaigns": "campaign_rows", "population": "population_rows",
            "interventions": "intervention_rows", "leavers": "leaver_rows"}

@@ -1,4 +1,4 @@
-"""marts layer: what recruitment leads and auditors read (CONTRACT.md sections 5, 7, 9, 10).
+"""marts layer: what recruitment leads and auditors read (docs/CONTRACT.md sections 5, 7, 9, 10).
 
 One asset per table of the registry (funnel_pipeline/marts.py); one step builds them all
 (one metric definition, one publish): staging → validated (expectations/mart_*.json,
@@ -62,14 +62,18 @@ def _extra_metadata(con, name: str, written: summary.WrittenSummary) -> dict:
         return {"flagged_rows": con.execute(
             f"SELECT count(*) FROM marts.{name} WHERE flagged").fetchone()[0]}
     if name == "drop_out_points":
-        by_source = con.execute(
-            "SELECT source_table, count(*), round(sum(shortfall)) FROM marts.drop_out_points "
-            "GROUP BY source_table ORDER BY source_table").fetchall()
+        tally = con.execute(
+            "SELECT source_table, count(*), round(sum(shortfall))::BIGINT "
+            "FROM marts.drop_out_points GROUP BY source_table").fetchall()
+        order = [m.name for m in marts.MARTS]
+        by_slice = [(marts.mart(t).slice_label, n, short)
+                    for t, n, short in sorted(tally, key=lambda r: order.index(r[0]))]
         return {
             "summary": dg.MetadataValue.md(written.inline),
-            "by_source_table": dg.MetadataValue.md(
-                markdown_table(["table", "flagged", "people short"], by_source)),
-            "full_summary_file": dg.MetadataValue.path(str(written.path)),
+            "by_slice": dg.MetadataValue.md(
+                markdown_table(["slice", "flagged", "people short"], by_slice)),
+            # the name only: a whole path is one unbreakable word that widens the UI's table
+            "full_summary": dg.MetadataValue.text(f"{written.path.name} in the reports folder"),
         }
     if name == "intervention_effects":
         return {"interventions": con.execute(

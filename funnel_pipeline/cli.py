@@ -515,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
     check = sub.add_parser("check-config", help="validate a funnel configuration file and print "
                                                 "the funnel it describes")
-    check.add_argument("path", help="the TOML file (CONTRACT.md section 8)")
+    check.add_argument("path", help="the TOML file (docs/CONTRACT.md section 8)")
     check.set_defaults(func=cmd_check_config)
     run = sub.add_parser("run", help="run the nightly job now on $FUNNEL_LANDING_DIR")
     run.set_defaults(func=cmd_run)

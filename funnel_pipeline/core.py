@@ -1,5 +1,5 @@
 """The config and core layers' steps: the funnel applied, then landed rows → typed,
-canonical tables (CONTRACT.md sections 2-4, 6, 8, 9).
+canonical tables (docs/CONTRACT.md sections 2-4, 6, 8, 9).
 
 Each step is a plain function: it opens the DuckDB file, runs its SQL file(s) in one
 transaction and closes the file, so Dagster assets, the CLI and tests call the same
@@ -16,7 +16,7 @@ from funnel_pipeline import inert, vocabulary, warehouse
 from funnel_pipeline.funnel_config import FunnelConfig, load_config
 from funnel_pipeline.settings import Settings
 
-#: the optional inputs of CONTRACT.md sections 6 and 9, in the order they are built →
+#: the optional inputs of docs/CONTRACT.md sections 6 and 9, in the order they are built →
 #: their key, as named in the conflicting-duplicate rejection reason
 OPTIONAL_INPUTS: dict[str, str] = {
     "campaigns": "campaign_id",

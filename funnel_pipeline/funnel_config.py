@@ -1,10 +1,10 @@
-"""A force's own funnel: the configuration file of CONTRACT.md section 8, read and checked.
+"""A force's own funnel: the configuration file of docs/CONTRACT.md section 8, read and checked.
 
 Why a module of its own: stages, outcomes and characteristics are a force's
 configuration, not our code. This is the one place that reads them; everything
 downstream (SQL, suites, charts, publication, summary) reads the validated result, mostly
 through the `config.*` tables `vocabulary.py` writes from it. No other module names a
-stage or a characteristic (tests/unit/test_no_vocabulary_in_code.py checks it).
+stage or a characteristic (tests/unit/test_structure.py checks it).
 
 `FUNNEL_CONFIG` names the file; unset, the built-in default applies
 (`default_funnel.toml` beside this module: contract section 2 exactly, plus display

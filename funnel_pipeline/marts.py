@@ -22,7 +22,7 @@ from funnel_pipeline import warehouse
 from funnel_pipeline.funnel_config import ALL_CHARACTERISTIC, NOT_STATED
 from funnel_pipeline.settings import Settings
 
-#: CONTRACT.md section 5: the four-fifths rule, the significance level, Wilson's z
+#: docs/CONTRACT.md section 5: the four-fifths rule, the significance level, Wilson's z
 ADVERSE_IMPACT_THRESHOLD = 0.8
 SIGNIFICANCE_LEVEL = 0.05
 WILSON_Z = 1.959963984540054
@@ -44,6 +44,8 @@ class Mart:
     segments: tuple[str, ...] = ()
     #: how the drop-out summary names a segment of it ({column} placeholders)
     segment_words: str = "all campaigns"
+    #: a few words for the slice a pass-rate mart counts (the UI's drop-out tally)
+    slice_label: str = ""
 
 
 _PASS_RATE_READS = ("core/applications", "core/campaigns")
@@ -51,24 +53,25 @@ _PASS_RATE_READS = ("core/applications", "core/campaigns")
 MARTS: tuple[Mart, ...] = (
     Mart("stage_pass_rates",
          "Pass rates per stage by protected characteristic with Wilson intervals, adverse-"
-         "impact ratios with their 95% intervals and Fisher exact tests (CONTRACT.md sections "
-         "5 and 10).", _PASS_RATE_READS, pass_rates=True),
+         "impact ratios with their 95% intervals and Fisher exact tests (docs/CONTRACT.md sections "
+         "5 and 10).", _PASS_RATE_READS, pass_rates=True, slice_label="all applicants"),
     Mart("stage_pass_rates_by_campaign",
          "The section 5 metrics within each campaign (with its entry route).",
          _PASS_RATE_READS, pass_rates=True, segments=("campaign_id", "entry_route"),
-         segment_words="campaign {campaign_id} ({entry_route})"),
+         segment_words="campaign {campaign_id} ({entry_route})", slice_label="by campaign"),
     Mart("stage_pass_rates_by_entry_route",
          "The section 5 metrics within each entry route ('Unknown' = campaign without a "
          "campaigns row).", _PASS_RATE_READS, pass_rates=True, segments=("entry_route",),
-         segment_words="entry route {entry_route}"),
+         segment_words="entry route {entry_route}", slice_label="by entry route"),
     Mart("stage_pass_rates_by_year",
          "The section 5 metrics within each application year (UTC year of the first-stage "
          "outcome): is the gap closing?", _PASS_RATE_READS, pass_rates=True,
-         segments=("application_year",), segment_words="applications of {application_year}"),
+         segments=("application_year",), segment_words="applications of {application_year}",
+         slice_label="by application year"),
     Mart("intersectional_stage_pass_rates",
          "The section 5 metrics for every pair of the characteristics marked intersectional "
          "(e.g. 'Female x Yes').", _PASS_RATE_READS, pass_rates=True,
-         segment_words="all campaigns (intersection)"),
+         segment_words="all campaigns (intersection)", slice_label="two characteristics"),
     Mart("drop_out_points",
          "Every flagged row of the five pass-rate tables, with expected passes at parity, "
          "shortfall and Holm-adjusted p-values; largest shortfall first.",
@@ -76,7 +79,7 @@ MARTS: tuple[Mart, ...] = (
     Mart("pooled_stage_pass_rates",
          "Whether a gap holds across campaigns once each campaign's own pass rates are "
          "allowed for: Mantel–Haenszel rate ratio, CMH test, Breslow–Day homogeneity "
-         "(CONTRACT.md section 10).", _PASS_RATE_READS),
+         "(docs/CONTRACT.md section 10).", _PASS_RATE_READS),
     Mart("stage_durations",
          "Median and 90th-percentile days from passing one stage to the outcome of the next, "
          "by group.", ("core/applications",)),
@@ -89,18 +92,19 @@ MARTS: tuple[Mart, ...] = (
          ("core/applications", "core/interventions", "core/stage_outcomes")),
     Mart("retention",
          "Retention of recruits at 12 and 24 months (Kaplan–Meier) by group, with log-rank "
-         "tests against the reference group (CONTRACT.md section 9).",
+         "tests against the reference group (docs/CONTRACT.md section 9).",
          ("core/applications", "core/leavers", "core/campaigns")),
     Mart("workforce_flows",
          "Hires and leavers by financial year and entry route with the share of each group: "
-         "the table forces show their boards (CONTRACT.md section 9).",
+         "the table forces show their boards (docs/CONTRACT.md section 9).",
          ("core/applications", "core/leavers", "core/campaigns")),
 )
 MART_NAMES: tuple[str, ...] = tuple(m.name for m in MARTS)
 PASS_RATE_MARTS: tuple[Mart, ...] = tuple(m for m in MARTS if m.pass_rates)
 #: staging-only steps the marts read, built first (one metric definition, one recruits
 #: table): sql/marts/<name>.sql
-INTERNAL_STEPS: tuple[str, ...] = ("group_stage_counts", "group_stage_metrics", "recruits")
+INTERNAL_STEPS: tuple[str, ...] = ("group_stage_counts", "group_stage_metrics", "recruits",
+                                   "survival_steps")
 
 
 def mart(name: str) -> Mart:

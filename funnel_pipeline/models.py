@@ -5,7 +5,7 @@ quality and bookkeeping layers. We do not push rows through the ORM (bulk work i
 `sql/`); we compile these classes to DuckDB DDL (`ddl_statements`) so the schema is
 declared once, typed, and reviewable.
 
-Marts are not declared here: their columns are defined by CONTRACT.md and produced by
+Marts are not declared here: their columns are defined by docs/CONTRACT.md and produced by
 the SQL files in `sql/marts/`, which `tests/` compare column-by-column with the contract.
 
 Stages and characteristics are a force's configuration, so no table has a column per
@@ -179,7 +179,7 @@ class ConfigStage(SQLModel, table=True):
     stage_order: int = Field(primary_key=True, sa_type=sa.Integer, sa_column_kwargs={"autoincrement": False})
     stage: str = Field(sa_type=Text)
     label: str = Field(sa_type=Text)
-    #: roles (CONTRACT §8): the first stage enters the funnel, the last is the final stage
+    #: roles (docs/CONTRACT.md §8): the first stage enters the funnel, the last is the final stage
     #: (appointment, recruits), sift_stage feeds the publication's sifted / progressed
     is_first: bool = Field(sa_type=sa.Boolean)
     is_final: bool = Field(sa_type=sa.Boolean)
@@ -242,7 +242,7 @@ class GroupSpelling(SQLModel, table=True):
 
 
 class GroupPrefix(SQLModel, table=True):
-    """Delivered characteristics: leading words (lower case) → group (CONTRACT §8)."""
+    """Delivered characteristics: leading words (lower case) → group (docs/CONTRACT.md §8)."""
 
     __tablename__ = "group_prefixes"
     __table_args__ = {"schema": "config"}
@@ -336,7 +336,7 @@ class Applicant(SQLModel, table=True):
 
 
 class StageOutcome(SQLModel, table=True):
-    """The outcome of an application at a stage: its latest accepted event (CONTRACT §4)."""
+    """The outcome of an application at a stage: its latest accepted event (docs/CONTRACT.md §4)."""
 
     __tablename__ = "stage_outcomes"
     __table_args__ = {"schema": "core"}
@@ -415,7 +415,7 @@ class FisherPValue(SQLModel, table=True):
 
 
 class Campaign(SQLModel, table=True):
-    """One accepted campaigns row per campaign_id (CONTRACT §6): its entry route, trimmed."""
+    """One accepted campaigns row per campaign_id (docs/CONTRACT.md §6): its entry route, trimmed."""
 
     __tablename__ = "campaigns"
     __table_args__ = {"schema": "core"}
@@ -430,7 +430,7 @@ class Campaign(SQLModel, table=True):
 
 
 class Population(SQLModel, table=True):
-    """One accepted population share per characteristic × canonical group (CONTRACT §6)."""
+    """One accepted population share per characteristic × canonical group (docs/CONTRACT.md §6)."""
 
     __tablename__ = "population"
     __table_args__ = {"schema": "core"}
@@ -445,7 +445,7 @@ class Population(SQLModel, table=True):
 
 
 class Intervention(SQLModel, table=True):
-    """One accepted positive-action intervention per intervention_id (CONTRACT §6).
+    """One accepted positive-action intervention per intervention_id (docs/CONTRACT.md §6).
     `stage` / `campaign_id` NULL mean every stage / every campaign; `ended_on` exclusive."""
 
     __tablename__ = "interventions"
@@ -463,7 +463,7 @@ class Intervention(SQLModel, table=True):
 
 
 class Leaver(SQLModel, table=True):
-    """One accepted leavers row per (applicant_id, left_on as delivered) (CONTRACT §9)."""
+    """One accepted leavers row per (applicant_id, left_on as delivered) (docs/CONTRACT.md §9)."""
 
     __tablename__ = "leavers"
     __table_args__ = {"schema": "core"}

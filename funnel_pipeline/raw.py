@@ -1,4 +1,4 @@
-"""The raw layer: landing folder → manifest + raw row tables (CONTRACT.md sections 1, 6, 9).
+"""The raw layer: landing folder → manifest + raw row tables (docs/CONTRACT.md sections 1, 6, 9).
 
 Each file the folder holds is recorded once in `raw.landing_files` (name, size, SHA-256,
 status, rows). A run loads only files it has not recorded before, each inside its own
@@ -62,7 +62,7 @@ from funnel_pipeline.causes import FunnelError
 from funnel_pipeline.settings import Settings
 from funnel_pipeline.warehouse import open_warehouse, transaction
 
-#: landing-file kinds and the columns each requires (CONTRACT.md sections 1 and 6)
+#: landing-file kinds and the columns each requires (docs/CONTRACT.md sections 1 and 6)
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("event_id", "applicant_id", "campaign_id", "stage", "outcome", "occurred_at"),
     "applicants": ("applicant_id",),
@@ -540,7 +540,7 @@ def _copy_parquet(con: duckdb.DuckDBPyConnection, path: Path, kind: str, file_id
                                            [duckdb_path(path)]).fetchall()]
 
     def ref(i: int) -> str:
-        # a typed instant becomes ISO 8601 text in UTC with a `Z` (CONTRACT.md §1.2's
+        # a typed instant becomes ISO 8601 text in UTC with a `Z` (docs/CONTRACT.md §1.2's
         # format; DuckDB's own text for it, `…+00`, is not an offset the contract parses)
         name = _quote_identifier(columns[i])
         if types[i].startswith("TIMESTAMP WITH TIME ZONE"):

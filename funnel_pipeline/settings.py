@@ -24,7 +24,7 @@ class Settings:
     duckdb_path: Path = field(default_factory=lambda: Path(_env("FUNNEL_DUCKDB_PATH", "data/funnel.duckdb")))
     #: aggregates only: charts, validation reports, publication exports
     reports_dir: Path = field(default_factory=lambda: Path(_env("FUNNEL_REPORTS_DIR", "data/reports")))
-    #: the force's funnel (CONTRACT.md section 8, docs/CONFIGURATION.md); empty = built-in
+    #: the force's funnel (docs/CONTRACT.md section 8, docs/CONFIGURATION.md); empty = built-in
     config_path: str = field(default_factory=lambda: _env("FUNNEL_CONFIG", ""))
     #: DuckDB memory cap and spill folder (keeps a 10M-event run inside a few GB)
     duckdb_memory_limit: str = field(default_factory=lambda: _env("FUNNEL_DUCKDB_MEMORY_LIMIT", "2GB"))

@@ -28,7 +28,7 @@ def fisher_exact_p(a: int, b: int, c: int, d: int) -> float:
 def chi2_p(statistic: float, df: int) -> float | None:
     """P-value of a chi-square statistic with `df` degrees of freedom, computed as
     statsmodels computes it (`1 - chi2.cdf`), so the CMH, Breslow–Day and log-rank
-    p-values of CONTRACT.md sections 9 and 10 agree with it to the last digit.
+    p-values of docs/CONTRACT.md sections 9 and 10 agree with it to the last digit.
     NULL for a statistic that is not a number (an undefined test)."""
     if statistic is None or df is None or math.isnan(statistic) or df < 1:
         return None

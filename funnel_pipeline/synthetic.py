@@ -1,7 +1,7 @@
 """Synthetic landing folders: a realistic demo and a benchmark, generated set-based in DuckDB.
 
 `generate_landing(target, applicants=5000, seed=42)` writes a landing folder that follows
-CONTRACT.md (sections 1, 2, 3, 6 and 9) for a fictional police force.
+docs/CONTRACT.md (sections 1, 2, 3, 6 and 9) for a fictional police force.
 `generate_landing(..., config=FILE)` does the same for a force's own funnel (section 8:
 any stages, outcome aliases and characteristics, derived ones and age bands); see "A
 force's own funnel" below. Without `config` (or with the built-in default) the output is
@@ -107,7 +107,7 @@ Parquet. The optional files are always CSV.
 Files are written into a hidden folder inside `target` (`.synthetic-tmp-*`, skipped by
 the landing loader) and renamed into place when complete.
 
-Leavers (CONTRACT.md section 9; every funnel)
+Leavers (docs/CONTRACT.md section 9; every funnel)
 ----------------------------------------------
 `leavers_01.csv` (`applicant_id,left_on,reason`): a recruit (an application passed at the
 final stage) leaves in its first, second or third year with probability
@@ -125,7 +125,7 @@ people who never became a recruit (`leavers_no_recruit`, they belong to none). W
 reason (`leavers_conflicting_copy`: both copies rejected) and an identical copy
 (`leavers_identical_copy`: counted once).
 
-A force's own funnel (`config=`, CONTRACT.md section 8)
+A force's own funnel (`config=`, docs/CONTRACT.md section 8)
 -------------------------------------------------------
 The same force (campaigns, routes, cut-off, second applications, formats, file layout,
 event id scheme), with everything else read from the configuration:
@@ -396,7 +396,7 @@ POPULATION_SHARES: tuple[tuple[str, str, str], ...] = (
     ("sexual_orientation", "Bisexual", "0.013"), ("sexual_orientation", "Other", "0.005"),
     ("lgbt_plus", "No", "0.965"), ("lgbt_plus", "Yes", "0.035"),
 )
-#: leavers (CONTRACT.md section 9): the chance that a recruit leaves in the first, second
+#: leavers (docs/CONTRACT.md section 9): the chance that a recruit leaves in the first, second
 #: and third year after the start (then none do: the file covers three years); about a
 #: quarter of recruits leave within three years, most in the first
 LEAVING_BY_YEAR = (0.15, 0.08, 0.06)
@@ -548,7 +548,7 @@ def generate_landing(
 ) -> GenerationSummary:
     """Write a synthetic landing folder into `target` (created if missing).
 
-    `config` is the funnel (a `FunnelConfig` or the path of a CONTRACT.md section 8
+    `config` is the funnel (a `FunnelConfig` or the path of a docs/CONTRACT.md section 8
     file): None, or the built-in default, writes the default force exactly as before;
     any other funnel gets data of its own stages and characteristics (module docstring).
 
@@ -979,7 +979,7 @@ class _Generator:
         self.sql("ALTER TABLE dirty_seq RENAME TO dirty")
 
     def _leavers(self) -> None:
-        """`leaver_rows`: the leavers file's rows (CONTRACT.md section 9), set-based.
+        """`leaver_rows`: the leavers file's rows (docs/CONTRACT.md section 9), set-based.
 
         A recruit is an application passed at the final stage (the planted orphans have no
         first-stage event, so they are no recruits). Each recruit leaves in year 1, 2 or 3
@@ -1232,7 +1232,7 @@ class _Generator:
                   "ended_on, stage, campaign_id, n) ORDER BY n", "interventions.csv", crlf=True)
 
 
-# --- A force's own funnel (CONTRACT.md section 8) ---------------------------------------------
+# --- A force's own funnel (docs/CONTRACT.md section 8) ---------------------------------------------
 # What `generate_landing(config=...)` draws for a configured funnel. Shares of the known
 # characteristics (sex, ethnicity, disability, sexual orientation, religion) are those of
 # the default force; any other characteristic gets a generic mix (below).
@@ -1909,7 +1909,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-limit", default="2GB")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--config", type=Path, default=None,
-                        help="a funnel configuration file (CONTRACT.md section 8); "
+                        help="a funnel configuration file (docs/CONTRACT.md section 8); "
                              "default: the built-in funnel")
     args = parser.parse_args(argv)
     summary = generate_landing(

@@ -5,11 +5,11 @@
 CREATE OR REPLACE TEMP MACRO clean(value) AS
     nullif(trim(value, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160)), '');
 
--- The lower-case form vocabulary matching uses (CONTRACT.md sections 2 and 8).
+-- The lower-case form vocabulary matching uses (docs/CONTRACT.md sections 2 and 8).
 CREATE OR REPLACE TEMP MACRO vocab_key(value) AS lower(coalesce(clean(value), ''));
 
 -- ISO 8601 date or date-time with optional UTC offset → TIMESTAMPTZ in UTC; NULL otherwise.
--- Exactly CONTRACT.md v1.2 section 1.2: `YYYY-MM-DD`, optionally followed by `T` or a space,
+-- Exactly docs/CONTRACT.md v1.2 section 1.2: `YYYY-MM-DD`, optionally followed by `T` or a space,
 -- `hh:mm[:ss[.fraction]]` and `Z` or `±hh:mm`; no offset = UTC. (DuckDB alone would also
 -- accept 'infinity', 'epoch', '2021-1-5', `+0100`, …; impossible dates fail the cast.)
 CREATE OR REPLACE TEMP MACRO parse_instant(value) AS
@@ -27,7 +27,7 @@ CREATE OR REPLACE TEMP MACRO parse_date(value) AS
 -- compared with statsmodels to the last digits).
 CREATE OR REPLACE TEMP MACRO square(x) AS (x) * (x);
 
--- Age in completed years on a date (CONTRACT.md section 8): a birthday counts from its
+-- Age in completed years on a date (docs/CONTRACT.md section 8): a birthday counts from its
 -- day, and 29 February from 1 March in a year without one.
 CREATE OR REPLACE TEMP MACRO completed_years(born, on_date) AS
     year(on_date) - year(born)
@@ -35,7 +35,7 @@ CREATE OR REPLACE TEMP MACRO completed_years(born, on_date) AS
                 OR (month(on_date) = month(born) AND day(on_date) < day(born))
            THEN 1 ELSE 0 END;
 
--- The prefix rule of CONTRACT.md section 8: the value equals the leading words, or starts
+-- The prefix rule of docs/CONTRACT.md section 8: the value equals the leading words, or starts
 -- with them followed by a character that is not a letter a-z (compared in lower case).
 -- String functions, not a regular expression: a configured prefix is text, not a pattern.
 CREATE OR REPLACE TEMP MACRO prefix_matches(key, prefix) AS
@@ -43,7 +43,7 @@ CREATE OR REPLACE TEMP MACRO prefix_matches(key, prefix) AS
     OR (starts_with(key, prefix)
         AND NOT regexp_full_match(substr(key, length(prefix) + 1, 1), '[a-z]'));
 
--- Canonical group of a delivered value of a delivered characteristic (CONTRACT §8):
+-- Canonical group of a delivered value of a delivered characteristic (docs/CONTRACT.md §8):
 -- blank or a not-stated spelling → Not stated; a group name or synonym → its group; the
 -- longest matching prefix → its group; anything else → NULL (unrecognised).
 CREATE OR REPLACE TEMP MACRO recognised_group(characteristic_name, value) AS coalesce(
@@ -63,13 +63,13 @@ CREATE OR REPLACE TEMP MACRO whole_row(r) AS json_merge_patch(
 CREATE OR REPLACE TEMP MACRO whole_applicant_row(r) AS json_merge_patch(
     json_object('applicant_id', r.applicant_id), coalesce(r.attributes, '{}'))::VARCHAR;
 
--- What "same content" compares for a delivered event row (CONTRACT.md section 3, rule 4):
+-- What "same content" compares for a delivered event row (docs/CONTRACT.md section 3, rule 4):
 -- the six contract fields as delivered, trimmed, case-sensitive (v1.2 wording).
 CREATE OR REPLACE TEMP MACRO delivered_content(r) AS
     [clean(r.event_id), clean(r.applicant_id), clean(r.campaign_id), clean(r.stage),
      clean(r.outcome), clean(r.occurred_at)];
 
--- Canonical group of a population row's group_name (CONTRACT.md sections 6 and 8), or
+-- Canonical group of a population row's group_name (docs/CONTRACT.md sections 6 and 8), or
 -- NULL when it is not a group of the characteristic: a canonical group name (case-
 -- insensitive; Not stated included), else for a delivered characteristic a recognised,
 -- stated spelling of it (an alias, a detailed ONS label), and for a derived one such a
@@ -103,7 +103,7 @@ CREATE OR REPLACE TEMP MACRO intervention_content(r) AS
 CREATE OR REPLACE TEMP MACRO leaver_content(r) AS
     [clean(r.applicant_id), clean(r.left_on), clean(r.reason)];
 
--- Funnel-cube contributions of a set of application rows (CONTRACT.md section 5 counts),
+-- Funnel-cube contributions of a set of application rows (docs/CONTRACT.md section 5 counts),
 -- times `weight` (+1 to add them, -1 to take them away). `source`: a table with the
 -- columns of core.applications. Grain: campaign × application year × groups × stage;
 -- funnel applications only:

@@ -24,7 +24,7 @@ from funnel_pipeline.settings import Settings
 def landing_files_settle_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Files a test writes count as settled at once (a run would otherwise wait
     FUNNEL_LANDING_SETTLE_SECONDS for them). Tests of the wait itself set their own
-    value; tests/test_cli_materialize.py runs with the real default."""
+    value; tests/e2e/test_cli_materialize.py runs with the real default."""
     monkeypatch.setenv("FUNNEL_LANDING_SETTLE_SECONDS", "0")
 
 
@@ -137,8 +137,8 @@ UNRECOGNISED_PEOPLE = [[f"UNREC{i:03d}", "Martian", "Klingon", "Perhaps", "Sapio
                        for i in range(20)]
 
 
-# --- hypothesis profiles (tests/test_hostile_properties.py) ------------------------------
-# CI runs the bounded default; nightly: HYPOTHESIS_PROFILE=nightly pytest tests/test_hostile_properties.py
+# --- hypothesis profiles (tests/e2e/test_hostile_properties.py) ------------------------------
+# CI runs the bounded default; nightly: HYPOTHESIS_PROFILE=nightly pytest tests/e2e/test_hostile_properties.py
 import os
 
 from hypothesis import HealthCheck

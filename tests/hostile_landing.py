@@ -24,6 +24,7 @@ charts' minimum group size, so the campaign and entry-route charts show them.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -142,13 +143,32 @@ def write_round(folder: Path, plans: list[CampaignPlan], *, round_no: int = 0) -
 
 
 def write_configuration(folder: Path, payloads: list[Payload] = PAYLOADS) -> dict[str, str]:
-    """Configuration labels for a run, as environment variables to add to its env.
+    """The built-in funnel with a payload in every label a force writes (stage and
+    characteristic labels, group labels, the publication's title, source and contact),
+    as environment variables to add to a run's env (`FUNNEL_CONFIG`).
 
-    The extension point for configurable labels (group names, stage titles, report
-    titles) that the pipeline's configuration will read: write the configuration file(s)
-    under `folder` with payloads in every label and return the variables pointing the
-    run at them. The pipeline reads no label configuration yet, so there is nothing to
-    write and the run's environment is unchanged.
-    """
-    del folder, payloads
-    return {}
+    Why: configuration text is input like any landing value; it reaches chart titles, the
+    summary, the report and the workbook. Labels change no table (they are outside the
+    configuration's hash), so the tables stay those of the built-in funnel."""
+    import json
+    from importlib import resources
+
+    texts = itertools.cycle([p.text for p in payloads])
+
+    def quoted() -> str:
+        return json.dumps(next(texts), ensure_ascii=False)  # a valid TOML basic string
+
+    lines = []
+    default = resources.files("funnel_pipeline").joinpath("default_funnel.toml")
+    for line in default.read_text(encoding="utf-8").splitlines():
+        if line.startswith("label = "):
+            line = f"label = {quoted()}"
+        elif line.startswith("group_labels = "):
+            groups = re.findall(r"(\w+) = ", line.removeprefix("group_labels = "))
+            line = "group_labels = { " + ", ".join(f"{g} = {quoted()}" for g in groups) + " }"
+        lines.append(line)
+    lines += [f"title = {quoted()}", f"source = {quoted()}", f"contact = {quoted()}"]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "funnel.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {"FUNNEL_CONFIG": str(path)}

@@ -8,8 +8,8 @@ import plotly.graph_objects as go
 from funnel_pipeline.marts import ADVERSE_IMPACT_THRESHOLD, SIGNIFICANCE_LEVEL
 
 from . import _frames as fr
-from ._layout import finish, hover_text, small_note
-from .labels import WARNING_COLOUR, Labels, wrap
+from ._layout import axis_labels, finish, flag_legend, hover_text, legend_entry, small_note
+from .labels import WARNING_COLOUR, Labels
 
 
 def dot_plot(
@@ -91,15 +91,20 @@ def dot_plot(
         high = [fr.num(v) for v in gd["pass_rate_ci_high"]]
         flagged = [fr.is_true(v) for v in gd["flagged"]]
         any_flagged |= any(flagged)
+        name = glabel + (" (reference)" if g == reference else "")
+        symbol = "square" if g == reference else "circle"
+        legend_entry(fig, name, {"color": colours[g], "symbol": symbol, "size": 8})
         fig.add_trace(
             go.Scatter(
                 x=rate,
                 y=[band[r] + offset[g] for r in gd[row_col]],
                 mode="markers",
-                name=glabel + (" (reference)" if g == reference else ""),
+                name=name,
+                legendgroup=name,
+                showlegend=False,
                 marker={
                     "color": colours[g],
-                    "symbol": "square" if g == reference else "circle",
+                    "symbol": symbol,
                     "size": [13 if f else 8 for f in flagged],
                     "line": {
                         "color": ["#000000" if f else "#FFFFFF" for f in flagged],
@@ -130,33 +135,27 @@ def dot_plot(
             )
         )
     if any_flagged:
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                name="Flagged: significantly low",
-                marker={"color": "#FFFFFF", "size": 12, "line": {"color": "#000000", "width": 3}},
-            )
-        )
+        flag_legend(fig, "Flagged: significantly low")
+    ticktext, left = axis_labels([lab for _, lab in rows], most=int(width * 0.3))
     fig.update_yaxes(
         tickmode="array",
         tickvals=list(range(len(rows))),
-        ticktext=[wrap(lab.replace(" (", "\n("), 14) for _, lab in rows],
+        ticktext=ticktext,
+        tickfont={"size": 11},
         range=[len(rows) - 0.5, -0.5],
         showgrid=False,
         zeroline=False,
     )
-    fig.update_xaxes(
-        title="Pass rate (of applications with a result)", tickformat=".0%", range=[0, 1.02]
-    )
+    fig.update_xaxes(title={"text": "Pass rate (of applications with a result)",
+                            "font": {"size": 12}}, tickformat=".0%", range=[0, 1.02])
     for i in range(1, len(rows)):
         fig.add_hline(y=i - 0.5, line={"color": "#E5E5E5", "width": 1})
     notes = [
         lead_note,
         (
-            "Dots: share passing; lines: 95% range. Dashed mark: four-fifths (80%) of the "
-            f"{ref_label or 'reference'} rate. Black ring: below it and unlikely to be chance (p < {SIGNIFICANCE_LEVEL:g})."
+            "Dots: share passing; lines: where the true rate very likely lies (95% range). "
+            f"Dashed mark: four-fifths (80%) of the {ref_label or 'reference'} rate. Black "
+            f"ring: below it and unlikely to be chance (p < {SIGNIFICANCE_LEVEL:g})."
         ),
         small_note(hidden, len(rows), min_group_size, size_where),
     ]
@@ -166,6 +165,6 @@ def dot_plot(
         notes=notes,
         width=width,
         plot_height=len(rows) * max(46, 12 * k + 14),
-        legend_items=len(fig.data),
-        left=95,
+        left=left,
+        bottom_axis=44,
     )

@@ -1,6 +1,6 @@
 """Reading the marts frames the chart builders receive.
 
-The builders take pandas frames shaped exactly like the marts (CONTRACT.md sections 5
+The builders take pandas frames shaped exactly like the marts (docs/CONTRACT.md sections 5
 and 7) so they can be fed from DuckDB, from a CSV fixture or from a hand-made test frame
 alike. This module checks the shape once, turns NULL/NaN into `None` (what Plotly
 expects for "no value") and works out group sizes, on which the "too small to read"

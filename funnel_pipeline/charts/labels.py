@@ -10,7 +10,6 @@ colour across every chart of a run.
 from __future__ import annotations
 
 import math
-import textwrap
 from dataclasses import dataclass, field
 
 from funnel_pipeline import inert
@@ -116,13 +115,6 @@ class Labels:
                 colours[g] = GROUP_PALETTE[i % len(GROUP_PALETTE)]
                 i += 1
         return colours
-
-
-def wrap(text: str, width: int) -> str:
-    """Wrap for Plotly, which never wraps titles itself (`<br>` between lines)."""
-    return "<br>".join(
-        "<br>".join(textwrap.wrap(para, width=width)) or "" for para in text.split("\n")
-    )
 
 
 def pct(value: float | None, digits: int = 0) -> str:

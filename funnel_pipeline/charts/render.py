@@ -32,7 +32,7 @@ from urllib.parse import quote
 import plotly.graph_objects as go
 
 DEFAULT_BROWSER = "/usr/bin/chromium"
-DEFAULT_WIDTH = 450
+DEFAULT_WIDTH = 400
 DEFAULT_HEIGHT = 400
 #: Longest wait for one image, browser start included.
 RENDER_TIMEOUT_S = 120.0
@@ -109,7 +109,7 @@ def stop_renderer() -> None:
             pass
 
 
-def _call(fig: go.Figure, width: int, height: int, scale: float) -> bytes:
+def _call(fig: go.Figure, width: int, height: int, scale: float, fmt: str = "png") -> bytes:
     """One `calc_fig_sync` with a deadline, failing fast if the browser died."""
     global _broken
     import kaleido
@@ -121,7 +121,7 @@ def _call(fig: go.Figure, width: int, height: int, scale: float) -> bytes:
 
     def work() -> None:
         try:
-            opts = {"format": "png", "width": width, "height": height, "scale": scale}
+            opts = {"format": fmt, "width": width, "height": height, "scale": scale}
             out.put((True, kaleido.calc_fig_sync(fig, opts=opts)))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             out.put((False, exc))
@@ -154,6 +154,14 @@ def render_png(fig: go.Figure, *, scale: float = 1.0) -> bytes:
     width, height = figure_size(fig)
     with _render_lock:  # kaleido's sync server mixes up answers of concurrent callers
         return _call(fig, width, height, scale)
+
+
+def render_svg(fig: go.Figure) -> str:
+    """The figure as kaleido draws it, in SVG (the same drawing as the PNG, whose text
+    boxes a test can measure)."""
+    width, height = figure_size(fig)
+    with _render_lock:
+        return _call(fig, width, height, 1.0, fmt="svg").decode("utf-8")
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

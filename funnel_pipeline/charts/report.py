@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from .render import _slug, _write_atomically
+from .render import DEFAULT_HEIGHT, DEFAULT_WIDTH, _slug, _write_atomically
 
 #: No fetches of any kind; inline script and style only; data: images for plotly's
 #: "download as PNG" button.
@@ -147,8 +147,8 @@ def report_html(
             include_mathjax=False,
             div_id=f"chart-{_slug(name)}",
             config=PLOTLY_CONFIG,
-            default_width=f"{int(fig.layout.width or 450)}px",
-            default_height=f"{int(fig.layout.height or 400)}px",
+            default_width=f"{int(fig.layout.width or DEFAULT_WIDTH)}px",
+            default_height=f"{int(fig.layout.height or DEFAULT_HEIGHT)}px",
         )
         charts.append(f'<section class="chart" aria-label="{html.escape(name)}">{div}</section>')
     summary = (summary_html or "") + (

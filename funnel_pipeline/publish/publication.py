@@ -1,6 +1,6 @@
 """The annual recruitment publication: counts by characteristic, group and year, and
-leavers by financial year, with disclosure control (CONTRACT.md section 7, issue 17;
-definitions in docs/PUBLICATION.md).
+leavers by financial year, with disclosure control (docs/CONTRACT.md section 7, issue
+17; definitions in docs/PUBLICATION.md).
 
 Flow, all inside the warehouse until the last step:
   core.applications → staging.publication_counts        (sql/publish/annual_publication.sql)
@@ -36,7 +36,7 @@ SUPPRESSED = "[c]"  # confidential
 NOT_AVAILABLE = "[x]"
 NOT_APPLICABLE = "[z]"
 TOTAL_GROUP = "Total"
-#: the campaign's entry route (CONTRACT.md section 6), published like a characteristic
+#: the campaign's entry route (docs/CONTRACT.md section 6), published like a characteristic
 ENTRY_ROUTE = "entry_route"
 
 MEASURES: tuple[str, ...] = (

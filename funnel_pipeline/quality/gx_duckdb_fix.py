@@ -13,7 +13,7 @@ Only DuckDB connections are touched; other dialects get the original result.
 
 Because this patches a private API, the GX version is pinned: ``install()`` refuses to
 run on any other version. To move the pin, bump ``PINNED_GX_VERSION`` and
-``pyproject.toml`` together and run ``tests/test_quality_gx.py``, which proves both that
+``pyproject.toml`` together and run ``tests/sql/test_quality_gx.py``, which proves both that
 the bug is still there without the patch and that the patch fixes it.
 """
 
@@ -42,7 +42,7 @@ def check_gx_version(installed: str | None = None) -> None:
             f"#11579 (funnel_pipeline/quality/gx_duckdb_fix.py) patches a private GX API and "
             f"was tested only with {PINNED_GX_VERSION}. Install great_expectations=="
             f"{PINNED_GX_VERSION}, or re-check the fix against {installed}, then update "
-            f"PINNED_GX_VERSION and pyproject.toml together and run tests/test_quality_gx.py."
+            f"PINNED_GX_VERSION and pyproject.toml together and run tests/sql/test_quality_gx.py."
         )
 
 

@@ -3,7 +3,7 @@
 Why a generator: the pass-rate marts share one metric definition
 (``sql/marts/group_stage_metrics.sql``), so they share most invariants; writing them
 once keeps the suites from drifting apart. The JSON files stay the reviewed artefact
-(``tests/test_validation_checks.py`` fails when they differ from this module's output):
+(``tests/e2e/test_validation_checks.py`` fails when they differ from this module's output):
 
     python -m funnel_pipeline.quality.mart_suites          # rewrite expectations/mart_*.json
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from funnel_pipeline import marts
 
-#: tolerance for comparing computed fractions (CONTRACT.md §5: "Checks compare to 1e-9")
+#: tolerance for comparing computed fractions (docs/CONTRACT.md §5: "Checks compare to 1e-9")
 EPS = "1e-9"
 
 #: pass-rate marts (the registry's) → the columns that identify a segment within the table
@@ -98,7 +98,7 @@ def _rate_rules() -> list[dict[str, Any]]:
               "ratio_inside_its_interval",
               "Every adverse-impact ratio lies inside its own 95% interval (0 < low <= ratio <= "
               "high), and a ratio and its interval are either all present or all empty "
-              "(CONTRACT.md section 10). A group with no pass has ratio 0 and the interval of "
+              "(docs/CONTRACT.md section 10). A group with no pass has ratio 0 and the interval of "
               "the corrected counts (a + 0.5 …), which lies above it."),
     ]
 
@@ -124,7 +124,7 @@ def _sequence_rules(segment: tuple[str, ...]) -> list[dict[str, Any]]:
               "cumulative_pass_rate_never_rises",
               "A group's cumulative pass rate never rises from one stage to the next. The only "
               "allowed exception is a stage that out-of-sequence outcomes entered (counted at "
-              "their own stage, CONTRACT.md section 4), i.e. where more applications entered "
+              "their own stage, docs/CONTRACT.md section 4), i.e. where more applications entered "
               "the stage than passed the one before."),
     ]
 
@@ -235,6 +235,16 @@ def stage_durations_suite() -> dict[str, Any]:
         },
         "expectations": [
             _between("n", 0, None, "n_not_negative", "No duration count is negative."),
+            _rows("select s.stage from core.applications as a cross join config.stages as s "
+                  "where a.in_funnel and s.stage_order > 1 "
+                  "and a.outcomes[s.stage_order] is not null "
+                  "and a.outcomes[s.stage_order - 1] = 'passed' "
+                  "and a.occurred_at[s.stage_order] < a.occurred_at[s.stage_order - 1] "
+                  "and (select count(*) from {batch}) >= 0",
+                  "no_negative_durations",
+                  "No outcome is dated before the pass at the stage before it. Negative "
+                  "durations named here are kept in the medians and percentiles as delivered: "
+                  "check the dates in the events files.", severity="warn"),
             _rows("select * from {batch} where (n = 0) <> (median_days is null) "
                   "or (n = 0) <> (p90_days is null)",
                   "quantiles_only_with_durations",
@@ -631,8 +641,8 @@ def retention_suite() -> dict[str, Any]:
     return {
         "name": "mart_retention",
         "meta": _meta("retention", "Invariants of marts.retention (Kaplan–Meier retention of "
-                      "recruits), checked on the staging build; one warning names leavers "
-                      "rows that belong to no recruit."),
+                      "recruits), checked on the staging build; two warnings name leavers "
+                      "rows that belong to no recruit and a recruit's later leaving rows."),
         "expectations": [
             _rows("select * from {batch} where leavers < 0 or leavers > recruits",
                   "leavers_not_above_recruits", "No group has more leavers than recruits."),
@@ -652,6 +662,15 @@ def retention_suite() -> dict[str, Any]:
                   "Every accepted leavers row belongs to a recruit (a recruitment with a start "
                   "on or before the leaving date). The rows named here are kept but count "
                   "nowhere: check the leavers file or the recruitment records.", severity="warn"),
+            _rows("select l.campaign_id from staging.leaver_assignments as l join "
+                  "(select applicant_id, campaign_id, min(left_on) as left_on "
+                  "from staging.leaver_assignments where campaign_id is not null group by all) "
+                  "as f using (applicant_id, campaign_id) where l.left_on > f.left_on "
+                  "and (select count(*) from {batch}) >= 0",
+                  "one_leaving_per_recruit",
+                  "Each recruit leaves once: its earliest leavers row counts, and the later rows "
+                  "of the same recruit named here count nowhere (a re-delivery with another "
+                  "date, or a rejoiner missing a recruitment record).", severity="warn"),
         ],
     }
 

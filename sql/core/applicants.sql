@@ -1,4 +1,4 @@
--- core.applicants: one row per person (CONTRACT.md sections 1.1, 2 and 8).
+-- core.applicants: one row per person (docs/CONTRACT.md sections 1.1, 2 and 8).
 -- Grain: applicant_id. The winning row is the one from the file whose name sorts last,
 -- then the later row in that file. The delivered columns are kept as attributes.
 --

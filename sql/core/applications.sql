@@ -1,4 +1,4 @@
--- core.applications and core.funnel_cube (CONTRACT.md sections 4 and 8). Runs after
+-- core.applications and core.funnel_cube (docs/CONTRACT.md sections 4 and 8). Runs after
 -- core/stage_outcomes.sql in the same transaction (reads its `dirty_applications` and
 -- `latest_by_stage`).
 --

@@ -1,4 +1,4 @@
--- core.campaigns — grain: campaign_id (CONTRACT.md section 6). Entry route trimmed,
+-- core.campaigns — grain: campaign_id (docs/CONTRACT.md section 6). Entry route trimmed,
 -- compared exactly. Also writes quality.rejected_rows (kind 'campaigns') and
 -- quality.conflicting_keys.
 --

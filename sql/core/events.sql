@@ -1,4 +1,4 @@
--- core.events: one accepted event per event_id (CONTRACT.md sections 3 and 4).
+-- core.events: one accepted event per event_id (docs/CONTRACT.md sections 3 and 4).
 -- Also writes quality.rejected_rows (kind 'events') and quality.conflicting_keys.
 --
 -- Incremental: consumes the event files loaded into raw but not yet processed

@@ -1,4 +1,4 @@
--- core.interventions — grain: intervention_id (CONTRACT.md section 6). stage is canonical
+-- core.interventions — grain: intervention_id (docs/CONTRACT.md section 6). stage is canonical
 -- (NULL = every stage), campaign_id trimmed (NULL = every campaign), dates at 00:00 UTC,
 -- ended_on exclusive. Also writes quality.rejected_rows (kind 'interventions') and
 -- quality.conflicting_keys.

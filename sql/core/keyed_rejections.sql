@@ -1,5 +1,5 @@
 -- Shared step of the keyed optional inputs (campaigns, population, interventions;
--- CONTRACT.md section 6): included by their SQL files after they build `judged_rows`.
+-- docs/CONTRACT.md section 6): included by their SQL files after they build `judged_rows`.
 --
 -- Expects temp tables `batch_files` and `judged_rows` (every row of every loaded file of
 -- the kind: file_id, row_number, file_name, in_batch, key_value, content, row_data,

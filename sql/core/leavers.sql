@@ -1,4 +1,4 @@
--- core.leavers — grain: applicant_id × left_on as delivered, trimmed (CONTRACT.md section 9:
+-- core.leavers — grain: applicant_id × left_on as delivered, trimmed (docs/CONTRACT.md section 9:
 -- a person who rejoins can leave again; `2023-01-01` and `2023-01-01T00:00:00Z` are two
 -- keys). Also writes quality.rejected_rows (kind 'leavers') and quality.conflicting_keys.
 -- `reason` is kept, never published.

@@ -1,4 +1,4 @@
--- core.population — grain: characteristic × canonical group (CONTRACT.md section 6): the
+-- core.population — grain: characteristic × canonical group (docs/CONTRACT.md section 6): the
 -- group's share of the stated local working-age population. Also writes
 -- quality.rejected_rows (kind 'population') and quality.conflicting_keys (key
 -- '<characteristic>:<group>').

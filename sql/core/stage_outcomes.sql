@@ -1,4 +1,4 @@
--- core.stage_outcomes (CONTRACT.md section 4) — grain: application (applicant_id,
+-- core.stage_outcomes (docs/CONTRACT.md section 4) — grain: application (applicant_id,
 -- campaign_id) × configured stage. The outcome is that of the application's accepted
 -- event at the stage with the latest occurred_at; ties go to the greatest event_id. A
 -- later event supersedes an earlier one.

@@ -1,4 +1,4 @@
--- marts.drop_out_points (built in staging, published by swap) — CONTRACT.md §7, §10.
+-- marts.drop_out_points (built in staging, published by swap) — docs/CONTRACT.md §7, §10.
 -- Grain: one flagged row of stage_pass_rates, stage_pass_rates_by_campaign,
 -- stage_pass_rates_by_entry_route, stage_pass_rates_by_year or
 -- intersectional_stage_pass_rates.

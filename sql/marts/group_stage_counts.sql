@@ -14,7 +14,7 @@
 -- Groups come from core.funnel_cube's `groups` list by the characteristic's position.
 -- An application's entry route is that of its campaign's accepted core.campaigns row,
 -- else 'Unknown' (bound as unknown_route), reported like any other route.
--- `comparable` is false where CONTRACT.md §5/§7 forbid a ratio/test: 'all', Not stated
+-- `comparable` is false where docs/CONTRACT.md §5/§7 forbid a ratio/test: 'all', Not stated
 -- (or a pair containing it). The reference group is handled in the metric step.
 
 CREATE OR REPLACE TABLE staging.group_stage_counts AS

@@ -1,4 +1,4 @@
--- staging.group_stage_metrics — the metric definitions of CONTRACT.md section 5, written
+-- staging.group_stage_metrics — the metric definitions of docs/CONTRACT.md section 5, written
 -- once and applied to every slice of staging.group_stage_counts.
 --   decided  = passed + failed + withdrawn;   entered = decided + pending
 --   pass_rate = passed / decided (NULL when decided = 0), Wilson 95% interval ($z)
@@ -8,7 +8,7 @@
 --   fisher_p_value = two-sided Fisher exact on [[passed, decided − passed] group,
 --     [passed, decided − passed] reference]; NULL wherever the ratio is NULL
 --   flagged = ratio < $threshold AND p < $alpha (false when either is NULL)
---   air_ci_low / air_ci_high (CONTRACT.md section 10) = the 95% interval of the ratio on the
+--   air_ci_low / air_ci_high (docs/CONTRACT.md section 10) = the 95% interval of the ratio on the
 --     log scale, exp(ln(r) ± z·√(1/a − 1/n₁ + 1/c − 1/n₂)), a/n₁ the group's passed/decided,
 --     c/n₂ the reference group's, r = (a/n₁)/(c/n₂); when a = 0, a + 0.5, n₁ + 1, c + 0.5
 --     and n₂ + 1 in every place (r included); NULL wherever the ratio is NULL

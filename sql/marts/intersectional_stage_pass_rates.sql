@@ -1,4 +1,4 @@
--- marts.intersectional_stage_pass_rates (built in staging, published by swap) — CONTRACT.md §7, §8.
+-- marts.intersectional_stage_pass_rates (built in staging, published by swap) — docs/CONTRACT.md §7, §8.
 -- Grain: pair of intersectional characteristics (e.g. 'sex x ethnic_minority', every pair
 -- of config.intersections in file order) × crossed group (e.g. 'Female x Yes') × stage,
 -- over all campaigns; no 'all' rows. The reference group is the pair of reference

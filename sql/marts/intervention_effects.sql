@@ -1,4 +1,4 @@
--- marts.intervention_effects (built in staging, published by swap) — CONTRACT.md §7.
+-- marts.intervention_effects (built in staging, published by swap) — docs/CONTRACT.md §7.
 -- Grain: intervention × stage (its stage, or every configured stage when blank) × characteristic
 -- (and 'all') × group (Not stated included), for every group with at least one decided
 -- outcome in either window.

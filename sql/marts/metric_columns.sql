@@ -1,4 +1,4 @@
-    -- the columns of CONTRACT.md section 5 (+ section 10's interval), shared by every
+    -- the columns of docs/CONTRACT.md section 5 (+ section 10's interval), shared by every
     -- pass-rate mart (included by them; not a statement of its own)
     characteristic, group_name, stage, stage_order,
     entered, passed, failed, withdrawn, pending,

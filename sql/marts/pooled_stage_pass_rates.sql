@@ -1,4 +1,4 @@
--- marts.pooled_stage_pass_rates (built in staging, published by swap) — CONTRACT.md §10:
+-- marts.pooled_stage_pass_rates (built in staging, published by swap) — docs/CONTRACT.md §10:
 -- whether a gap holds across campaigns once each campaign's own pass rates are allowed
 -- for (Mantel–Haenszel).
 -- Grain: characteristic (no 'all') × group (neither the reference group nor Not stated;

@@ -1,4 +1,4 @@
--- staging.recruits — grain: recruit (CONTRACT.md section 9), shared by marts.retention and
+-- staging.recruits — grain: recruit (docs/CONTRACT.md section 9), shared by marts.retention and
 -- marts.workforce_flows; internal (never published).
 -- A recruit is a funnel application whose effective outcome at the final stage is
 -- 'passed'; its start is that outcome's occurred_at.

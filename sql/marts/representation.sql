@@ -1,4 +1,4 @@
--- marts.representation (built in staging, published by swap) — CONTRACT.md §7, §8.
+-- marts.representation (built in staging, published by swap) — docs/CONTRACT.md §7, §8.
 -- Grain: characteristic (no 'all') × stated group (not Not stated) with at least one
 -- funnel application or an accepted population row.
 --   applications / appointed (outcome 'passed' at the final stage) are counts of

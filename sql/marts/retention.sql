@@ -1,4 +1,4 @@
--- marts.retention (built in staging, published by swap) — CONTRACT.md section 9.
+-- marts.retention (built in staging, published by swap) — docs/CONTRACT.md section 9.
 -- Grain: characteristic (and 'all') × group with at least one recruit (staging.recruits).
 --   recruits, leavers          — counts of recruits (applications), and those with a leaving
 --   retention_12_months / _24  — Kaplan–Meier S(t) at t = 365 / 730 days: the product over
@@ -15,27 +15,9 @@
 --     retention_ratio is NULL, when neither group has a leaver, or when V = 0 (no variance:
 --     survdiff's matrix is singular)
 --   flagged                    — logrank_p_value < $alpha AND retention_ratio < 1
-
-CREATE OR REPLACE TEMP TABLE recruit_groups AS
-SELECT ch.characteristic, r.groups[ch.position] AS group_name, ch.reference_group,
-       r.duration_days, r.has_left
-FROM staging.recruits AS r CROSS JOIN config.characteristics AS ch
-UNION ALL
-SELECT 'all', 'All', NULL, duration_days, has_left FROM staging.recruits;
+-- Reads staging.recruit_groups and staging.survival_steps (sql/marts/survival_steps.sql).
 
 CREATE OR REPLACE TEMP TABLE survival AS
-WITH per_duration AS (
-    SELECT characteristic, group_name, duration_days,
-           count(*) AS at_duration, count(*) FILTER (WHERE has_left) AS leaving
-    FROM recruit_groups
-    GROUP BY ALL
-),
-at_risk AS (
-    SELECT *, sum(at_duration) OVER (
-        PARTITION BY characteristic, group_name ORDER BY duration_days DESC
-        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n_at_risk
-    FROM per_duration
-)
 SELECT characteristic, group_name,
        sum(at_duration)::BIGINT AS recruits,
        sum(leaving)::BIGINT AS leavers,
@@ -49,7 +31,7 @@ SELECT characteristic, group_name,
            ORDER BY duration_days) FILTER (WHERE leaving > 0 AND duration_days <= 730),
            lambda x, y: x * y), 1)
        END AS retention_24_months
-FROM at_risk
+FROM staging.survival_steps
 GROUP BY ALL;
 
 -- the log-rank test of each comparable group against its characteristic's reference group
@@ -57,9 +39,9 @@ CREATE OR REPLACE TEMP TABLE logrank AS
 WITH compared AS (
     SELECT g.characteristic, g.group_name, r.duration_days, r.has_left,
            r.group_name = g.group_name AS in_group
-    FROM (SELECT DISTINCT characteristic, group_name, reference_group FROM recruit_groups
+    FROM (SELECT DISTINCT characteristic, group_name, reference_group FROM staging.recruit_groups
           WHERE characteristic <> 'all' AND group_name NOT IN (reference_group, 'Not stated')) AS g
-    JOIN recruit_groups AS r
+    JOIN staging.recruit_groups AS r
       ON r.characteristic = g.characteristic AND r.group_name IN (g.group_name, g.reference_group)
 ),
 per_duration AS (

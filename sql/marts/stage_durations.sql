@@ -1,4 +1,4 @@
--- marts.stage_durations (built in staging, published by swap) — CONTRACT.md §7, §8.
+-- marts.stage_durations (built in staging, published by swap) — docs/CONTRACT.md §7, §8.
 -- Grain: characteristic (and 'all') × group × configured stage 2..N, over all campaigns,
 -- for every group of stage_pass_rates (at least one funnel application).
 -- A duration is occurred_at of the application's effective outcome at the stage (any

@@ -1,4 +1,4 @@
--- marts.stage_pass_rates (built in staging, published by swap) — CONTRACT.md sections 5, 10.
+-- marts.stage_pass_rates (built in staging, published by swap) — docs/CONTRACT.md sections 5, 10.
 -- Grain: characteristic × group × stage over all campaigns; 'all' has one row per stage.
 
 CREATE OR REPLACE TABLE staging.stage_pass_rates AS

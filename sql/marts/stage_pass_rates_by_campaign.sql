@@ -1,4 +1,4 @@
--- marts.stage_pass_rates_by_campaign (built in staging, published by swap) — CONTRACT.md §7, §10.
+-- marts.stage_pass_rates_by_campaign (built in staging, published by swap) — docs/CONTRACT.md §7, §10.
 -- Grain: campaign × characteristic (and 'all') × group × stage, for every group with at
 -- least one application in the campaign. Every figure (pending, cumulative rate,
 -- reference rate, ratio, test) is computed within the campaign: see group_stage_metrics.sql.

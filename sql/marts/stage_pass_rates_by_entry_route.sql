@@ -1,4 +1,4 @@
--- marts.stage_pass_rates_by_entry_route (built in staging, published by swap) — CONTRACT.md §7, §10.
+-- marts.stage_pass_rates_by_entry_route (built in staging, published by swap) — docs/CONTRACT.md §7, §10.
 -- Grain: entry route × characteristic (and 'all') × group × stage, for every group with at
 -- least one application on the route ('Unknown' = campaign with no accepted campaigns
 -- row). Every figure is computed within the route: see group_stage_metrics.sql.

@@ -1,4 +1,4 @@
--- marts.stage_pass_rates_by_year (built in staging, published by swap) — CONTRACT.md §10.
+-- marts.stage_pass_rates_by_year (built in staging, published by swap) — docs/CONTRACT.md §10.
 -- Grain: application year (UTC calendar year of the application's effective first-stage
 -- outcome) × characteristic (and 'all') × group × stage, for every group with at least one
 -- application that year. Every figure is computed within the year: see

@@ -1,4 +1,4 @@
--- marts.workforce_flows (built in staging, published by swap) — CONTRACT.md section 9: the
+-- marts.workforce_flows (built in staging, published by swap) — docs/CONTRACT.md section 9: the
 -- table forces present to their boards, hires and leavers by entry route with the share of
 -- each group.
 -- Grain: financial year (1 April – 31 March, UTC, labelled '2021/22') × entry route

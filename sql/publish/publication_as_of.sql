@@ -1,5 +1,5 @@
 -- publish/publication_as_of (included by the publication's count files): the as-of time of
--- CONTRACT.md section 9 — the latest occurred_at of any accepted event or left_on of any
+-- docs/CONTRACT.md section 9 — the latest occurred_at of any accepted event or left_on of any
 -- accepted leavers row — and the calendar and financial year it falls in. A published
 -- year or financial year that holds it is provisional: it was not over when the data
 -- were extracted, and applications of it are still moving through the stages.

@@ -2,7 +2,7 @@
 -- counts of leavers for the publication (issue 17). Never exported: publication.py applies
 -- the same disclosure control as to the recruitment counts (jointly: a leaver is a
 -- recruit, counted in `appointed`) and writes staging.publication_leavers.
--- Read from marts.workforce_flows (CONTRACT.md section 9), flow 'leavers': recruits whose
+-- Read from marts.workforce_flows (docs/CONTRACT.md section 9), flow 'leavers': recruits whose
 -- leaving falls in the financial year of that left_on, with the recruit's route and groups.
 -- Grain: characteristic × group × financial year ('2024/25'), for every financial year
 -- from the first to the last with a leaver (zeros included). Characteristics: the

@@ -29,9 +29,9 @@ WINDOW = {
     "earliest_event_time": dt.datetime(2000, 1, 1, tzinfo=UTC),
     "latest_event_time": dt.datetime(2030, 1, 1, tzinfo=UTC),
 }
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 #: the example suite (test data, not a pipeline suite)
-SUITES = Path(__file__).resolve().parent / "fixtures" / "suites"
+SUITES = Path(__file__).resolve().parents[1] / "fixtures" / "suites"
 
 # file 1: ten clean events. file 2: one bad value per check, each carrying the sentinel.
 _EVENTS_SQL = f"""

@@ -133,7 +133,7 @@ def test_report_draws_every_chart_offline_in_chromium(tmp_path: Path) -> None:
             widths = page.eval_on_selector_all(
                 ".js-plotly-plot .main-svg", "els => els.map(e => e.getAttribute('width'))"
             )
-            assert set(widths) == {"450"}
+            assert set(widths) == {str(F.DEFAULT_WIDTH)}
             assert page.locator(".summary li").count() == 2
             assert page.locator(".summary script").count() == 0
             # hovering a point shows the counts behind it, in words

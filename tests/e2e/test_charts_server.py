@@ -30,7 +30,7 @@ from funnel_pipeline.charts.server import (
     serve,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
 
 

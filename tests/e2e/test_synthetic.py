@@ -642,7 +642,7 @@ def test_clean_leavers_have_no_bad_rows(tmp_path):
 
 # --- configured funnels (CONTRACT.md section 8) -------------------------------------------------
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CUSTOM = REPO / "tests" / "fixtures" / "funnel.custom.toml"
 TEN_STAGES = REPO / "benchmarks" / "funnel.ten_stages.toml"
 PASS_KEYS = ["characteristic", "group_name", "stage"]

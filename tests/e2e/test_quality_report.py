@@ -25,7 +25,7 @@ WINDOW = {
     "latest_event_time": dt.datetime(2030, 1, 1, tzinfo=UTC),
 }
 #: the example suite (test data, not a pipeline suite)
-SUITES = Path(__file__).resolve().parent / "fixtures" / "suites"
+SUITES = Path(__file__).resolve().parents[1] / "fixtures" / "suites"
 ODD_RUN = "odd run/<&>'\""
 
 

@@ -30,7 +30,7 @@ import pytest
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from statsmodels.stats.contingency_tables import StratifiedTable
 
-TESTS_DIR = Path(__file__).resolve().parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
 if str(TESTS_DIR) not in sys.path:  # works with or without tests/__init__.py
     sys.path.insert(0, str(TESTS_DIR))
 
@@ -230,7 +230,7 @@ def test_outcome_aliases(custom: oracle.Config, tmp_path: Path) -> None:
 
 
 #: (date of birth as delivered, first-stage date, age band of funnel.custom.toml, whether
-#: the value is recognised); tests/test_configuration_runs.py runs them through the pipeline
+#: the value is recognised); tests/e2e/test_configuration_runs.py runs them through the pipeline
 AGE_CASES = [
     ("2000-06-15", date(2025, 6, 15), "25 to 34", True),  # birthday on the day counts
     ("2000-06-15", date(2025, 6, 14), "Under 25", True),

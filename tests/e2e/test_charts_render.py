@@ -105,7 +105,7 @@ def test_pngs_are_real_images_of_the_figure_size(charts_dir: Path) -> None:
         assert path.parent == charts_dir
         assert re.fullmatch(rf"{name}_[0-9a-f]{{16}}\.png", path.name), path.name
         data = path.read_bytes()
-        assert png_size(data) == (450, figs[name].layout.height)
+        assert png_size(data) == (F.DEFAULT_WIDTH, figs[name].layout.height)
         share, colours = ink(data)
         assert 0.02 < share < 0.9, f"{name}: {share:.1%} of pixels drawn"
         assert colours > 20, f"{name}: only {colours} colours"
@@ -195,7 +195,7 @@ def test_missing_browser_fails_fast_instead_of_hanging() -> None:
         "    print('refused:', exc)\n"
     )
     env = {**os.environ, "BROWSER_PATH": "/nonexistent/chromium"}
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-c", code],

@@ -2,7 +2,7 @@
 
 The v1.1 tables are the v1.2 ones without section 10's columns and by-year source, so
 the oracle's tables are compared on the columns (and drop-out sources) the v1.1 samples
-have; tests/test_oracle_v12.py compares the rest. If these pass, the oracle's reading of
+have; tests/unit/test_oracle_v12.py compares the rest. If these pass, the oracle's reading of
 the contract agrees with the independent computation on every row and column at 1e-9.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
 if str(TESTS_DIR) not in sys.path:  # works with or without tests/__init__.py
     sys.path.insert(0, str(TESTS_DIR))
 

@@ -300,26 +300,6 @@ def test_incremental_campaign_file_changes_routes(tmp_path, make_settings):
     _check_against(settings, oracle.compute_all(landing), TABLE_KEYS)
 
 
-# --- the Dagster job (the publication's own tests: tests/test_publication_spreadsheet.py)
-
-
-def test_dagster_job_materialises_sections_6_and_7(dagster_home, make_settings):
-    from conftest import materialize_all
-
-    settings = make_settings(FIXTURES / "optional-landing")
-    result = materialize_all(settings)
-    assert result.success
-    materialised = {}
-    for event in result.get_asset_materialization_events():
-        m = event.event_specific_data.materialization
-        materialised[tuple(m.asset_key.path)] = m.metadata
-    for table in TABLE_KEYS:
-        assert ("marts", table) in materialised
-    for table in ("campaigns", "population", "interventions"):
-        assert ("core", table) in materialised
-    assert "summary" in materialised[("marts", "drop_out_points")]
-    files = materialised[("publish", "annual_publication")]
-    assert Path(files["xlsx"].value).is_file() and Path(files["csv"].value).is_file()
-    expected = load_expected_csv(OPTIONAL_EXPECTED / "drop_out_points.csv")
-    assert_same_order(read_table(settings, "marts.drop_out_points"), expected,
-                      TABLE_KEYS["drop_out_points"])
+# --- the publication: tests/e2e/test_publication_spreadsheet.py (workbook, CSV files, notes,
+# disclosure control under both rules, formula-like input); the Dagster job:
+# tests/e2e/test_further_marts_dagster.py
