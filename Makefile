@@ -7,13 +7,19 @@ PY := $(VENV)/bin/python
 .PHONY: demo test test-fast check ui system-deps benchmark benchmark-csv
 
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $@
+	@echo "Installing the Python packages into $(VENV) (once; about 2 minutes) ..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -qq --upgrade pip
+	@$(PY) -m pip install -qq -e '.[test]'
+	@touch $@
 
+# The demo draws charts, which needs Chromium: installed first when missing (one line).
+# In a terminal it goes on to serve its results in the Dagster UI (charts included; Ctrl-C
+# stops it); run from a script or CI (no terminal), it ends after printing them.
 demo: $(VENV)/.installed
-	$(VENV)/bin/funnel demo
+	@bash scripts/install-system-deps.sh chromium
+	@$(VENV)/bin/funnel demo
+	@if [ -t 1 ] && [ -z "$$CI" ]; then $(VENV)/bin/funnel ui; fi
 
 system-deps:
 	bash scripts/install-system-deps.sh

@@ -20,10 +20,9 @@ import dagster as dg
 
 from funnel_pipeline import inert, vocabulary
 from funnel_pipeline.charts import pages
+from funnel_pipeline.operations.pools import WAREHOUSE_POOL
 from funnel_pipeline.resources import FunnelWarehouse
 
-#: folder under `reports_dir` holding the PNGs and HTML reports (what the chart server serves)
-CHARTS_SUBDIR = "charts"
 CHART_ASSETS: tuple[str, ...] = tuple(pages.PAGES)
 
 
@@ -47,6 +46,7 @@ def _pictures_spec(name: str) -> dg.AssetCheckSpec:
     specs=[_spec(name) for name in CHART_ASSETS],
     check_specs=[_pictures_spec(name) for name in CHART_ASSETS],
     group_name="charts",
+    pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Iterator[dg.MaterializeResult]:
@@ -55,7 +55,7 @@ def charts(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse) -> Ite
     from funnel_pipeline.publish import summary
 
     settings = warehouse.settings()
-    folder = Path(settings.reports_dir) / CHARTS_SUBDIR
+    folder = settings.charts_dir
     folder.mkdir(parents=True, exist_ok=True)
     base_url = settings.chart_base_url
     min_size = settings.chart_min_group_size

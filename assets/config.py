@@ -8,6 +8,7 @@ import dagster as dg
 
 from funnel_pipeline import core, inert
 from funnel_pipeline.metadata import markdown_table
+from funnel_pipeline.operations.pools import WAREHOUSE_POOL
 from funnel_pipeline.resources import FunnelWarehouse
 
 FUNNEL = dg.AssetKey(["config", "funnel"])
@@ -16,6 +17,7 @@ FUNNEL = dg.AssetKey(["config", "funnel"])
 @dg.asset(
     key=FUNNEL,
     group_name="config",
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     description="The funnel this force configured (FUNNEL_CONFIG, else the built-in default): "
                 "stages with their aliases, characteristics with their groups and reference "

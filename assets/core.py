@@ -8,6 +8,7 @@ import dagster as dg
 
 from funnel_pipeline import core
 from funnel_pipeline.metadata import row_count
+from funnel_pipeline.operations.pools import WAREHOUSE_POOL
 from funnel_pipeline.quality import checks
 from funnel_pipeline.resources import FunnelWarehouse
 
@@ -25,6 +26,7 @@ def _key(table: str) -> dg.AssetKey:
     key=_key("events"),
     deps=[dg.AssetKey(["raw", "event_rows"]), FUNNEL],
     group_name="core",
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     description="One accepted event per event_id: canonical stage/outcome, UTC occurred_at. "
                 "Rejected rows go to quality.rejected_rows with their reason.",
@@ -52,6 +54,7 @@ def events(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):
     key=_key("applicants"),
     deps=[dg.AssetKey(["raw", "applicant_rows"]), FUNNEL],
     group_name="core",
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     description="One row per person (latest file wins): the groups of every configured "
                 "characteristic read from its column, raw values kept.",
@@ -89,6 +92,7 @@ _OUTCOME_KEYS = [_key("stage_outcomes"), _key("applications")]
     ],
     check_specs=checks.check_specs_for(*_OUTCOME_KEYS),
     group_name="core",
+    pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def stage_outcomes(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):
@@ -138,6 +142,7 @@ _OPTIONAL_KEYS = [_key(table) for table in core.OPTIONAL_INPUTS]
     ],
     check_specs=checks.check_specs_for(*_OPTIONAL_KEYS),
     group_name="core",
+    pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def optional_inputs(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):

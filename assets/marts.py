@@ -10,6 +10,7 @@ import dagster as dg
 
 from funnel_pipeline import inert, marts
 from funnel_pipeline.metadata import markdown_table, row_count
+from funnel_pipeline.operations.pools import WAREHOUSE_POOL
 from funnel_pipeline.publish import summary
 from funnel_pipeline.quality import checks
 from funnel_pipeline.resources import FunnelWarehouse
@@ -25,6 +26,7 @@ MART_KEYS = [dg.AssetKey(["marts", m.name]) for m in marts.MARTS]
     ],
     check_specs=checks.check_specs_for(*MART_KEYS),
     group_name="marts",
+    pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def mart_tables(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):

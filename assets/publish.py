@@ -11,6 +11,7 @@ import dagster as dg
 
 from funnel_pipeline import vocabulary
 from funnel_pipeline.metadata import row_count
+from funnel_pipeline.operations.pools import WAREHOUSE_POOL
 from funnel_pipeline.publish import publication, workbook
 from funnel_pipeline.quality import checks
 from funnel_pipeline.resources import FunnelWarehouse
@@ -24,6 +25,7 @@ PUBLICATION_KEY = dg.AssetKey(["publish", "annual_publication"])
           dg.AssetKey(["marts", "retention"]), dg.AssetKey(["marts", "workforce_flows"])],
     check_specs=checks.check_specs_for(PUBLICATION_KEY),
     group_name="publish",
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb", "csv", "excel"},
     description="Applicants, sifted, progressed from sift, appointed and failed at the final "
                 "stage by characteristic, group and year, and leavers by financial year, with "

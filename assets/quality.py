@@ -5,6 +5,7 @@ import dagster as dg
 
 from funnel_pipeline import marts
 from funnel_pipeline.metadata import markdown_table, row_count
+from funnel_pipeline.operations.pools import WAREHOUSE_POOL
 from funnel_pipeline.quality import checks, history, report
 from funnel_pipeline.resources import FunnelWarehouse
 
@@ -15,6 +16,7 @@ from funnel_pipeline.resources import FunnelWarehouse
           dg.AssetKey(["core", "campaigns"]), dg.AssetKey(["core", "population"]),
           dg.AssetKey(["core", "interventions"]), dg.AssetKey(["core", "leavers"])],
     group_name="quality",
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     description="Rejected rows, whole, with file, row number and reason; this asset reports "
                 "the counts by kind and reason (query quality.rejected_rows for the rows).",
@@ -42,6 +44,7 @@ def rejected_rows(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse)
     key=["quality", "validation_report"],
     deps=[dg.AssetKey(["marts", m.name]) for m in marts.MARTS],
     group_name="quality",
+    pool=WAREHOUSE_POOL,
     kinds={"html"},
     description="The auditor report: every run's data-quality checks (suite, check, severity, "
                 "pass/fail, observed value, unexpected count), offline HTML built from "

@@ -7,6 +7,7 @@ import dagster as dg
 from funnel_pipeline import inert
 from funnel_pipeline.metadata import markdown_table, row_count
 from funnel_pipeline.models import LANDED_ROW_MODELS
+from funnel_pipeline.operations.pools import WAREHOUSE_POOL
 from funnel_pipeline.quality import checks
 from funnel_pipeline.raw import REQUIRED_COLUMNS, LoadedFileCheck, check_loaded_files, ingest
 from funnel_pipeline.resources import FunnelWarehouse
@@ -49,6 +50,7 @@ _NAMES_SHOWN = 20
                         "rebuild would lose or change them."),
     ],
     group_name="raw",
+    pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def landing_files(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):

@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# Debian packages the tests drive for real: Chromium (chart rendering, UI and report
-# tests), PostgreSQL (Dagster storage test), LibreOffice Calc (the export opens in a
-# spreadsheet program). Installs only what is missing; needs root or sudo.
+# Debian packages the pipeline and its tests drive for real, installed only when missing
+# (needs root or sudo):
+#   chromium                draws the chart pictures (kaleido)   `make demo`, `make test`
+#   postgresql              the Dagster storage test             `make test`
+#   libreoffice-calc-nogui  opens the publication export         `make test`
+# Usage: install-system-deps.sh [chromium|postgresql|libreoffice ...]   (default: all)
+# Says in one line what it installs; prints nothing when everything is there.
 set -euo pipefail
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=(chromium postgresql libreoffice)
 need=()
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
-command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
+for what in "${wanted[@]}"; do
+  case "$what" in
+    chromium)    command -v chromium >/dev/null 2>&1 || need+=(chromium) ;;
+    postgresql)  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql) ;;
+    libreoffice) command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui) ;;
+    *) echo "install-system-deps.sh: unknown component '$what'" >&2; exit 2 ;;
+  esac
+done
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "installing Debian packages: ${need[*]}"
-$SUDO apt-get update -qq
+echo "Installing Debian package(s) ${need[*]} (apt-get; chromium draws the charts) ..."
+$SUDO apt-get update -qq >/dev/null
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

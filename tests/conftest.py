@@ -66,7 +66,7 @@ def materialize_all(settings: Settings, instance: dg.DagsterInstance | None = No
     from funnel_pipeline.resources import FunnelWarehouse
 
     defs = definitions.defs
-    job = defs.get_job_def("nightly")
+    job = defs.resolve_job_def("nightly")
     result = job.execute_in_process(
         instance=instance or dg.DagsterInstance.get(),
         resources={"warehouse": FunnelWarehouse.from_settings(settings)},

@@ -124,6 +124,32 @@ def run_job(settings, instance, job: str = "ingest"):
     from funnel_pipeline import definitions
     from funnel_pipeline.resources import FunnelWarehouse
 
-    return definitions.defs.get_job_def(job).execute_in_process(
+    return definitions.defs.resolve_job_def(job).execute_in_process(
         instance=instance, resources={"warehouse": FunnelWarehouse.from_settings(settings)},
         raise_on_error=False)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def graphql(base_url: str, query: str) -> dict | None:
+    """The `data` of a GraphQL answer of a running webserver; None while it does not answer."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"{base_url}/graphql",
+                                     data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            data = json.loads(response.read())
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+    assert "errors" not in data, data["errors"]
+    return data["data"]

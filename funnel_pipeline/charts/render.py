@@ -22,6 +22,7 @@ import hashlib
 import os
 import queue
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -83,6 +84,18 @@ def _kaleido_thread_alive() -> bool:
     return thread is None or thread.is_alive()
 
 
+def missing_browser() -> str:
+    """Why kaleido will find no Chromium ('' when it will, or when it cannot be told)."""
+    browser = os.environ.get("BROWSER_PATH") or (DEFAULT_BROWSER if Path(DEFAULT_BROWSER).exists()
+                                                 else None)
+    if browser is None:
+        found = any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome"))
+        return "" if found else "no Chromium installed (Debian: apt-get install chromium)"
+    if Path(browser).is_file() or shutil.which(browser):
+        return ""
+    return f"no Chromium at BROWSER_PATH={browser!r} (Debian: apt-get install chromium)"
+
+
 def start_renderer() -> None:
     """Start kaleido's sync server once per process (idempotent, thread-safe)."""
     import kaleido
@@ -116,6 +129,9 @@ def _call(fig: go.Figure, width: int, height: int, scale: float, fmt: str = "png
 
     if _broken:
         raise RuntimeError(f"PNG rendering is unavailable in this process: {_broken}")
+    missing = missing_browser()
+    if missing:  # kaleido would die in its thread with a traceback on the console
+        raise RuntimeError(f"PNG rendering failed: {missing}")
     start_renderer()
     out: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=1)
 

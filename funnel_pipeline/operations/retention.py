@@ -33,12 +33,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from funnel_pipeline.settings import CHARTS_SUBDIR
+
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-#: the charts folder under FUNNEL_REPORTS_DIR (assets/charts.py CHARTS_SUBDIR; a test
-#: keeps the two equal without importing the chart code here)
-CHARTS_SUBDIR = "charts"
 #: the asset-key prefix of the chart assets
 CHART_KEY_PREFIX = ("charts",)
 #: names the chart writer makes: charts/render.py chart_filename, charts/report.py

@@ -220,3 +220,24 @@ class LocalRunLauncher(DefaultRunLauncher):
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
         """Called by the daemon's run monitoring for each STARTED run; FAILED fails it."""
         return worker_health(self._instance, run)
+
+
+def fail_lost_runs(instance: DagsterInstance) -> list[str]:
+    """Mark failed every STARTED run of this instance whose worker is certainly gone;
+    returns their ids.
+
+    Run monitoring in the daemon does this every poll; the `funnel` CLI does it before
+    it starts a run of its own, so that without a daemon (the demo, a laptop) a run
+    killed earlier does not keep the pool slot and look in progress for ever. The same
+    judgement as the daemon's (`worker_health`): a live or unknown worker is left alone.
+    """
+    from dagster import DagsterRunStatus, RunsFilter
+
+    failed = []
+    for record in instance.get_run_records(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED])):
+        run = record.dagster_run
+        health = worker_health(instance, run)
+        if health.status == WorkerStatus.FAILED:
+            instance.report_run_failed(run, message=health.msg)
+            failed.append(run.run_id)
+    return failed

@@ -60,7 +60,7 @@ BATCH_SCHEMA = "quality_batch"
 
 def report_dir(settings: Settings) -> Path:
     """Where the offline auditor report is written (``index.html``)."""
-    return Path(settings.reports_dir) / "quality"
+    return settings.quality_dir
 
 
 @lru_cache(maxsize=1)

@@ -312,10 +312,12 @@ def test_ui_serves_charts_on_the_port_of_the_base_url() -> None:
     from funnel_pipeline.cli import ui_commands
 
     settings = Settings(chart_base_url="http://charts.example:4123", reports_dir=Path("/x/reports"))
-    server, dagster, folder, port = ui_commands(settings, "127.0.0.1", 3000, "127.0.0.1", None)
+    server, (webserver, daemon), folder, port = ui_commands(settings, "127.0.0.1", 3000,
+                                                            "127.0.0.1", None)
     assert port == 4123 and folder == Path("/x/reports/charts")
     assert server[-8:] == ["--dir", "/x/reports/charts", "--mount", "quality=/x/reports/quality",
                            "--host", "127.0.0.1", "--port", "4123"]
-    assert dagster[1:] == ["-m", "dagster", "dev", "-m", "funnel_pipeline.definitions",
-                           "--host", "127.0.0.1", "--port", "3000"]
+    assert webserver[1:7] == ["-m", "funnel_pipeline.definitions", "--host", "127.0.0.1",
+                              "--port", "3000"]
+    assert daemon[1:4] == ["run", "-m", "funnel_pipeline.definitions"]
     assert ui_commands(settings, "127.0.0.1", 3000, "127.0.0.1", 5000)[3] == 5000

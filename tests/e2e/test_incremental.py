@@ -20,8 +20,9 @@ STABLE_TABLES = {
     "core.applications": "applicant_id, campaign_id",
     "marts.stage_pass_rates": "characteristic, group_name, stage_order",
 }
-#: bookkeeping columns that legitimately differ between runs
-VOLATILE = {"discovered_at", "run_id", "processed_at", "rejected_at", "file_id"}
+#: bookkeeping columns that legitimately differ between runs (modified_ns: when that copy
+#: of the landing folder was written)
+VOLATILE = {"discovered_at", "run_id", "processed_at", "rejected_at", "file_id", "modified_ns"}
 
 
 def snapshot(settings) -> dict[str, list[tuple]]:

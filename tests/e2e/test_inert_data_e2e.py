@@ -56,7 +56,7 @@ from browser import launch_chromium
 from conftest import REPO_ROOT
 from hostile_landing import rounds, write_configuration, write_round
 from ops_helpers import start, stop
-from payloads import PAYLOADS, describe, markers_in
+from payloads import MARKER, PAYLOADS, describe, markers_in
 
 pytestmark = pytest.mark.slow
 
@@ -575,7 +575,10 @@ def test_hostile_input_stays_inert_in_the_ui_and_the_reports(tmp_path: Path) -> 
         # each run rewrites the exports (of its own DuckDB file): keep every round's
         shutil.copytree(reports / "exports", tmp_path / f"exports_{r}")
     summary = (reports / "drop_out_summary.md").read_text(encoding="utf-8")
-    assert summary.count("campaign ") >= 8, summary  # the last round's 8 flagged campaigns
+    # hostile campaign ids and configuration labels reach the summary (escaped): the last
+    # round flags campaigns whose equal counts the summary names once, not once each
+    assert summary.count("campaign ") >= 2, summary
+    assert len(set(MARKER.findall(summary))) >= 5, summary
 
     browser, before, after = browse_everything(tmp_path, reports, env, len(plans),
                                                ui_port, chart_port, reports_port)

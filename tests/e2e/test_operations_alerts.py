@@ -129,7 +129,7 @@ def test_failure_alerts_reach_smtp_and_webhook_without_applicant_data(dagster_ho
                               op_retry_policy=dg.RetryPolicy(max_retries=1))
     pipeline = dg.Definitions(assets=list(defs.assets), jobs=[job], executor=dg.in_process_executor,
                               resources={"warehouse": FunnelWarehouse.from_settings(settings)})
-    failed = pipeline.get_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
+    failed = pipeline.resolve_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
     assert not failed.success
 
     # 2. a step whose error message is made of row values, over several lines

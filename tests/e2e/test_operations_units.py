@@ -66,13 +66,13 @@ def test_definitions_register_the_operations():
     from funnel_pipeline.definitions import defs
 
     assert {s.name for s in defs.sensors} >= {"landing_sensor", "failure_alerts"}
-    assert defs.get_sensor_def("landing_sensor").default_status == dg.DefaultSensorStatus.RUNNING
-    assert defs.get_sensor_def("failure_alerts").default_status == dg.DefaultSensorStatus.RUNNING
-    ingest = defs.get_job_def("ingest")
+    assert defs.resolve_sensor_def("landing_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("failure_alerts").default_status == dg.DefaultSensorStatus.RUNNING
+    ingest = defs.resolve_job_def("ingest")
     keys = {k.to_user_string() for k in ingest.asset_layer.selected_asset_keys}
     assert "raw/landing_files" in keys and "marts/stage_pass_rates" in keys
     assert not any(k.startswith("publish/") for k in keys)
-    nightly = defs.get_job_def("nightly")
+    nightly = defs.resolve_job_def("nightly")
     assert nightly.executor_def.name == dg.in_process_executor.name
     policy = nightly.op_retry_policy
     assert policy is not None and policy.max_retries == Settings.from_env().step_retries
@@ -165,6 +165,7 @@ def test_sensor_locked_database_still_starts_a_run(dagster_home, tmp_path):
     finally:
         holder.kill()
         holder.wait(timeout=10)
+        holder.stdout.close()
 
 
 # --- alert scrubbing -------------------------------------------------------------------

@@ -23,6 +23,23 @@ def test_wheel_maps_folders_under_the_package(tmp_path: Path):
     assert "funnel_pipeline/sql/marts/stage_pass_rates.sql" in names
     assert not any(n.startswith(("assets/", "sql/")) for n in names)
     assert any(n.startswith("funnel_pipeline/expectations/") for n in names)
+    # the instance settings travel with the package (issue 14 item 7): byte for byte the
+    # repo's dagster.yaml, so a wheel install keeps the run queue of one and run monitoring
+    shipped = zipfile.ZipFile(wheel).read("funnel_pipeline/dagster.yaml")
+    assert shipped == (REPO_ROOT / "dagster.yaml").read_bytes()
+
+
+def test_the_cli_copies_the_shipped_instance_settings(tmp_path: Path, monkeypatch) -> None:
+    """A fresh DAGSTER_HOME gets the shipped dagster.yaml (not a bare fallback), found
+    through the package, not through a source checkout's path."""
+    from funnel_pipeline import cli
+
+    assert cli.shipped_dagster_yaml().read_bytes() == (REPO_ROOT / "dagster.yaml").read_bytes()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    home = cli.ensure_dagster_home()
+    copied = (home / "dagster.yaml").read_text(encoding="utf-8")
+    assert copied == (REPO_ROOT / "dagster.yaml").read_text(encoding="utf-8")
+    assert "max_concurrent_runs: 1" in copied and "run_monitoring" in copied
 
 
 def test_every_subpackage_is_declared():

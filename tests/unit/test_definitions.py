@@ -38,9 +38,9 @@ def test_asset_keys_match_duckdb_tables_and_sql_files():
 
 
 def test_nightly_job_and_schedule():
-    job = defs.get_job_def("nightly")
+    job = defs.resolve_job_def("nightly")
     assert job is not None
-    schedule = defs.get_schedule_def("nightly_schedule")
+    schedule = defs.resolve_schedule_def("nightly_schedule")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "Europe/London"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
