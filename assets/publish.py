@@ -1,9 +1,10 @@
 """publish layer: the annual publication with disclosure control, exported as files.
 
-Built in staging, validated (expectations/mart_publication.json: no small count shown,
-shown counts equal the computed counts, rates hidden with their counts), and only then
-swapped into marts.publication and exported: a failed check leaves the published table
-and the CSV/XLSX files as the previous run left them.
+Built in staging, validated (expectations/mart_publication.json and
+mart_publication_leavers.json: no small count shown, none a reader can work out, shown
+counts equal the computed counts, rates hidden with their counts), and only then
+swapped into marts.publication / marts.publication_leavers and exported: a failed check
+leaves the published tables and the files as the previous run left them.
 """
 
 import dagster as dg
@@ -11,7 +12,7 @@ import dagster as dg
 from funnel_pipeline import vocabulary
 from funnel_pipeline.metadata import row_count
 from funnel_pipeline.operations.pools import WAREHOUSE_POOL
-from funnel_pipeline.publish import publication
+from funnel_pipeline.publish import publication, workbook
 from funnel_pipeline.quality import checks
 from funnel_pipeline.resources import FunnelWarehouse
 
@@ -21,14 +22,16 @@ PUBLICATION_KEY = dg.AssetKey(["publish", "annual_publication"])
 @dg.asset(
     key=PUBLICATION_KEY,
     deps=[dg.AssetKey(["core", "applications"]), dg.AssetKey(["core", "campaigns"]),
-          dg.AssetKey(["marts", "retention"])],
+          dg.AssetKey(["marts", "retention"]), dg.AssetKey(["marts", "workforce_flows"])],
     check_specs=checks.check_specs_for(PUBLICATION_KEY),
     group_name="publish",
     pool=WAREHOUSE_POOL,
     kinds={"duckdb", "csv", "excel"},
-    description="Applicants, sifted, progressed to assessment, appointed and failed at the final "
-                "stage by characteristic, group and year, with small counts suppressed as [c] "
-                "(and secondary suppression); marts.publication exported as CSV and XLSX.",
+    description="Applicants, sifted, progressed from sift, appointed and failed at the final "
+                "stage by characteristic, group and year, and leavers by financial year, with "
+                "small counts suppressed as [c] (and every count a reader could work out "
+                "from totals); a workbook in the government statistics layout and CSV files "
+                "with notes.",
 )
 def annual_publication(context: dg.AssetExecutionContext, warehouse: FunnelWarehouse):
     settings = warehouse.settings()
@@ -38,20 +41,27 @@ def annual_publication(context: dg.AssetExecutionContext, warehouse: FunnelWareh
     if publication.build_publication(settings, gate=gate) is None:
         yield from checks.check_results(results)
         checks.raise_if_blocking(
-            results, settings, "Publication NOT updated: marts.publication and the exported "
-            "files are unchanged (the previous run's).")
-    files = publication.export_publication(settings)
+            results, settings, "Publication NOT updated: marts.publication, "
+            "marts.publication_leavers and the exported files are unchanged (the previous "
+            "run's).")
+    files = workbook.export_publication(settings)
     with warehouse.open(read_only=True) as con:
-        suppressed = con.execute(
-            "SELECT count(*) FILTER (WHERE " + " OR ".join(
-                f"{m} = '[c]'" for m in publication.MEASURES) + ") FROM marts.publication"
-        ).fetchone()[0]
+        hidden = " + ".join(f"({m} = '{publication.SUPPRESSED}')::INT"
+                            for m in publication.MEASURES)
+        cells = con.execute(f"SELECT coalesce(sum({hidden}), 0) FROM marts.publication"
+                            ).fetchone()[0]
+        leaver_cells = con.execute(
+            f"SELECT count(*) FILTER (WHERE {publication.LEAVERS} = '{publication.SUPPRESSED}') "
+            "FROM marts.publication_leavers").fetchone()[0]
+        rule = publication.rule_of(vocabulary.current_config(con))
         metadata = {
             "dagster/row_count": row_count(con, "marts.publication"),
-            "rows_with_suppressed_counts": suppressed,
-            "suppression_threshold": vocabulary.current_config(con).publication.threshold,
-            "csv": dg.MetadataValue.path(str(files["csv"])),
-            "xlsx": dg.MetadataValue.path(str(files["xlsx"])),
+            "suppressed_counts": int(cells),
+            "leaver_rows": row_count(con, "marts.publication_leavers"),
+            "suppressed_leaver_counts": int(leaver_cells),
+            "suppression_threshold": rule.threshold,
+            "rounding_base": rule.rounding_base or "none (exact counts)",
+            **{name: dg.MetadataValue.path(str(path)) for name, path in files.items()},
         }
     yield dg.MaterializeResult(asset_key=PUBLICATION_KEY, metadata=metadata,
                                check_results=checks.check_results(results, PUBLICATION_KEY))

@@ -480,10 +480,18 @@ class _Reader:
             raise self.fail("publication.sift_stage", f"'{given}' is not a stage "
                                                       f"({', '.join(s.name for s in stages)})")
         defaults = Publication(sift)
+        threshold = self.whole(table, "threshold", "publication", 1) or DEFAULT_THRESHOLD
+        rounding_base = self.whole(table, "rounding_base", "publication", 1)
+        try:  # the disclosure rule's own consistency check (e.g. threshold 6, base 5: 6 → 5)
+            from funnel_pipeline.publish.disclosure import Rule
+
+            Rule(threshold, rounding_base)
+        except ValueError as exc:
+            raise self.fail("publication.rounding_base", str(exc)) from exc
         return Publication(
             sift_stage=sift,
-            threshold=self.whole(table, "threshold", "publication", 1) or DEFAULT_THRESHOLD,
-            rounding_base=self.whole(table, "rounding_base", "publication", 1),
+            threshold=threshold,
+            rounding_base=rounding_base,
             title=self.text(table, "title", "publication", required=False) or defaults.title,
             source=self.text(table, "source", "publication", required=False) or defaults.source,
             contact=self.text(table, "contact", "publication", required=False) or defaults.contact,

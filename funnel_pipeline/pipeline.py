@@ -7,7 +7,7 @@ them); this is the shortest path from a landing folder to published tables.
 from __future__ import annotations
 
 from funnel_pipeline import core, marts
-from funnel_pipeline.publish import publication, summary
+from funnel_pipeline.publish import publication, summary, workbook
 from funnel_pipeline.raw import IngestSummary, ingest
 from funnel_pipeline.settings import Settings
 
@@ -23,5 +23,5 @@ def run_all(settings: Settings, run_id: str | None = None) -> IngestSummary:
     marts.build_marts(settings)
     summary.write_summary(settings)
     publication.build_publication(settings)
-    publication.export_publication(settings)
+    workbook.export_publication(settings)
     return ingested

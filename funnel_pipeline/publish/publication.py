@@ -1,30 +1,44 @@
-"""The annual recruitment publication: counts by characteristic, group and year with
-disclosure control (docs/CONTRACT.md section 7; definitions in docs/PUBLICATION.md).
+"""The annual recruitment publication: counts by characteristic, group and year, and
+leavers by financial year, with disclosure control (docs/CONTRACT.md section 7, issue
+17; definitions in docs/PUBLICATION.md).
 
 Flow, all inside the warehouse until the last step:
-  core.applications → staging.publication_counts   (sql/publish/annual_publication.sql; unsuppressed)
-  → suppression (disclosure.py)  → staging.publication → validated (expectations/
-    mart_publication.json) → marts.publication (swapped in only when the checks pass)
-  → exports/annual_publication.csv + .xlsx           (only marts.publication is read)
+  core.applications → staging.publication_counts        (sql/publish/annual_publication.sql)
+  marts.workforce_flows → staging.publication_leaver_counts (publication_leaver_counts.sql)
+      (both unsuppressed, never exported)
+  → disclosure control of both tables at once (disclosure.py, `suppressed_rows`)
+  → staging.publication, staging.publication_leavers → validated (expectations/
+    mart_publication*.json) → marts.publication, marts.publication_leavers (swapped in
+    only when the checks pass)
+  → exports/ (workbook.py `export_publication`: the workbook, two CSV files and their
+    notes; only the two published tables are read)
+
+Why one disclosure problem for both tables: a leaver is a recruit, and every recruit is
+counted in `appointed`, so each group's leavers over all years are at most its appointed
+over all years; a reader can use that, so the suppression must allow for it.
 """
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
-from funnel_pipeline import inert, marts, vocabulary, warehouse
+from funnel_pipeline import marts, vocabulary, warehouse
 from funnel_pipeline.funnel_config import NOT_STATED, FunnelConfig
-from funnel_pipeline.publish.disclosure import Relation, suppress
+from funnel_pipeline.publish.disclosure import Limit, Relation, Rule, suppress
 from funnel_pipeline.settings import Settings
 
-SUPPRESSED = "[c]"
+#: GSS shorthand (Analysis Function, "Using symbols and shorthand in tables")
+SUPPRESSED = "[c]"  # confidential
+NOT_AVAILABLE = "[x]"
+NOT_APPLICABLE = "[z]"
 TOTAL_GROUP = "Total"
+#: the campaign's entry route (docs/CONTRACT.md section 6), published like a characteristic
+ENTRY_ROUTE = "entry_route"
+
 MEASURES: tuple[str, ...] = (
     "applicants",
     "sifted",
@@ -32,115 +46,186 @@ MEASURES: tuple[str, ...] = (
     "appointed",
     "failed_at_final_stage",
 )
-#: (outer, inner): every application counted in inner is counted in outer
-NESTED_MEASURES: tuple[tuple[str, str], ...] = (
-    ("applicants", "sifted"),
-    ("sifted", "progressed_to_assessment"),
-    ("applicants", "appointed"),
-    ("applicants", "failed_at_final_stage"),
+#: facts within one row a reader knows: (smaller, larger) with sum(smaller) ≤ sum(larger)
+ROW_LIMITS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("sifted",), ("applicants",)),
+    (("progressed_to_assessment",), ("sifted",)),
+    (("appointed", "failed_at_final_stage"), ("applicants",)),
 )
 #: rate column → (numerator, denominator)
 RATES: dict[str, tuple[str, str]] = {
     "sift_pass_rate": ("progressed_to_assessment", "sifted"),
     "appointment_rate": ("appointed", "applicants"),
 }
-COLUMNS: tuple[str, ...] = ("characteristic", "group_name", "year", *MEASURES, *RATES)
+#: a leaver is a recruit: leavers over all years ≤ appointed over all years, per group
+RECRUITS_MEASURE = "appointed"
+LEAVERS = "leavers"
+COLUMNS: tuple[str, ...] = ("characteristic", "group_name", "year", *MEASURES, *RATES,
+                            "provisional")
+LEAVER_COLUMNS: tuple[str, ...] = ("characteristic", "group_name", "financial_year", LEAVERS,
+                                   "provisional")
 RATE_DECIMALS = 4
-EXPORT_BASENAME = "annual_publication"
 
 
 @dataclass(frozen=True)
 class CountRow:
+    """One row of an unsuppressed table: a group in a year (or financial year)."""
+
     characteristic: str
     group_name: str
-    year: int
+    period: int | str
     counts: dict[str, int]
+    provisional: bool = False
 
 
-def _cell(row_group: tuple[str, str], year: int, measure: str) -> tuple:
-    """Cell identity: the Total row is one cell shared by every characteristic."""
-    characteristic, group = row_group
-    if group == TOTAL_GROUP:
-        return ("*", TOTAL_GROUP, year, measure)
-    return (characteristic, group, year, measure)
+def rule_of(config: FunnelConfig) -> Rule:
+    """The disclosure rule of the configuration's [publication] table."""
+    return Rule(config.publication.threshold, config.publication.rounding_base)
 
 
-def relations(rows: list[CountRow], config: FunnelConfig) -> list[Relation]:
-    """The linear relations a reader can form from the published table."""
-    groups: dict[str, set[str]] = defaultdict(set)
-    years = sorted({r.year for r in rows})
+def _cell(table: str, row: CountRow, measure: str) -> tuple:
+    """Cell identity: a table's Total row is one cell shared by every characteristic."""
+    if row.group_name == TOTAL_GROUP:
+        return (table, "*", TOTAL_GROUP, row.period, measure)
+    return (table, row.characteristic, row.group_name, row.period, measure)
+
+
+def _group_relations(table: str, rows: list[CountRow], measures: tuple[str, ...],
+                     config: FunnelConfig) -> list[Relation]:
+    """Groups add up to the Total; a derived group is the sum of its base groups."""
+    by_key: dict[tuple, CountRow] = {(r.characteristic, r.group_name, r.period): r for r in rows}
+    periods = sorted({r.period for r in rows}, key=str)
+    groups: dict[tuple, list[CountRow]] = defaultdict(list)
     for r in rows:
         if r.group_name != TOTAL_GROUP:
-            groups[r.characteristic].add(r.group_name)
+            groups[(r.characteristic, r.period)].append(r)
     derived = [c for c in config.characteristics if c.kind == "derived"]
     out: list[Relation] = []
-    for year in years:
-        for measure in MEASURES:
-            # each characteristic's groups add up to the (shared) total
-            for characteristic, names in groups.items():
-                out.append(Relation(
-                    _cell((characteristic, TOTAL_GROUP), year, measure),
-                    tuple(_cell((characteristic, g), year, measure) for g in sorted(names))))
-            # derived characteristics: the same people under two names (Not stated too)
-            for char in derived:
-                by_derived: dict[str, list[str]] = defaultdict(list)
-                for base_group, derived_group in {**char.mapping, NOT_STATED: NOT_STATED}.items():
-                    by_derived[derived_group].append(base_group)
-                for derived_group, base_groups in by_derived.items():
-                    out.append(Relation(
-                        _cell((char.name, derived_group), year, measure),
-                        tuple(_cell((char.derived_from, g), year, measure) for g in base_groups)))
+    for (characteristic, period), members in groups.items():
+        total = by_key[(characteristic, TOTAL_GROUP, period)]
+        for m in measures:
+            out.append(Relation(_cell(table, total, m),
+                                tuple(_cell(table, g, m) for g in members)))
+    for char in derived:
+        for period in periods:
+            by_group: dict[str, list[str]] = defaultdict(list)
+            for base_group, group in {**char.mapping, NOT_STATED: NOT_STATED}.items():
+                by_group[group].append(base_group)
+            for group, base_groups in by_group.items():
+                whole = by_key.get((char.name, group, period))
+                parts = [by_key.get((char.derived_from, g, period)) for g in base_groups]
+                if whole is None or None in parts:
+                    continue
+                for m in measures:
+                    out.append(Relation(_cell(table, whole, m),
+                                        tuple(_cell(table, p, m) for p in parts)))
     return out
 
 
-def suppressed_rows(rows: list[CountRow], threshold: int, config: FunnelConfig
-                    ) -> list[dict[str, object]]:
-    """Display rows: counts as text, suppressed ones as [c]; rates hidden with them."""
-    counts = {_cell((r.characteristic, r.group_name), r.year, m): r.counts[m]
-              for r in rows for m in MEASURES}
-    nested = [(_cell((r.characteristic, r.group_name), r.year, a),
-               _cell((r.characteristic, r.group_name), r.year, b))
-              for r in rows for a, b in NESTED_MEASURES]
-    hidden = suppress(counts, relations(rows, config), nested, threshold)
-    out = []
-    for r in rows:
-        cells = {m: _cell((r.characteristic, r.group_name), r.year, m) for m in MEASURES}
-        display: dict[str, object] = {
-            "characteristic": r.characteristic, "group_name": r.group_name, "year": r.year}
+def facts(recruitment: list[CountRow], leavers: list[CountRow], config: FunnelConfig
+          ) -> tuple[list[Relation], list[Limit]]:
+    """Everything a reader of the published tables knows that links their counts."""
+    relations = (_group_relations("recruitment", recruitment, MEASURES, config)
+                 + _group_relations(LEAVERS, leavers, (LEAVERS,), config))
+    limits: list[Limit] = []
+    for r in recruitment:
+        for smaller, larger in ROW_LIMITS:
+            limits.append(Limit(tuple(_cell("recruitment", r, m) for m in smaller),
+                                tuple(_cell("recruitment", r, m) for m in larger)))
+    recruited: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+    for r in recruitment:
+        recruited[(r.characteristic, r.group_name)].append(_cell("recruitment", r, RECRUITS_MEASURE))
+    left: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+    for r in leavers:
+        left[(r.characteristic, r.group_name)].append(_cell(LEAVERS, r, LEAVERS))
+    for key, cells in left.items():
+        # a route with leavers but no applications in the published years: no such fact
+        if key in recruited:
+            limits.append(Limit(tuple(dict.fromkeys(cells)), tuple(dict.fromkeys(recruited[key]))))
+    return relations, limits
+
+
+def _display_count(cell: tuple, value: int, hidden: set, rule: Rule) -> str:
+    return SUPPRESSED if cell in hidden else str(rule.shown(value))
+
+
+def suppressed_rows(recruitment: list[CountRow], leavers: list[CountRow], rule: Rule,
+                    config: FunnelConfig) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Display rows of both tables: counts as text (rounded when the rule rounds), hidden
+    ones as [c]; a rate is [c] with either of its counts, [z] with no denominator, and
+    is computed from the shown counts (so it tells nothing the counts do not)."""
+    counts = {_cell("recruitment", r, m): r.counts[m] for r in recruitment for m in MEASURES}
+    counts |= {_cell(LEAVERS, r, LEAVERS): r.counts[LEAVERS] for r in leavers}
+    relations, limits = facts(recruitment, leavers, config)
+    hidden = suppress(counts, relations, limits, rule)
+    shown = []
+    for r in recruitment:
+        display: dict[str, object] = {"characteristic": r.characteristic,
+                                      "group_name": r.group_name, "year": r.period}
         for m in MEASURES:
-            display[m] = SUPPRESSED if cells[m] in hidden else str(r.counts[m])
+            display[m] = _display_count(_cell("recruitment", r, m), r.counts[m], hidden, rule)
         for rate, (num, den) in RATES.items():
-            if cells[num] in hidden or cells[den] in hidden:
+            if SUPPRESSED in (display[num], display[den]):
                 display[rate] = SUPPRESSED
-            elif r.counts[den] == 0:
-                display[rate] = None
+            elif int(display[den]) == 0:
+                display[rate] = NOT_APPLICABLE
             else:
-                display[rate] = f"{r.counts[num] / r.counts[den]:.{RATE_DECIMALS}f}"
-        out.append(display)
-    return out
+                display[rate] = f"{int(display[num]) / int(display[den]):.{RATE_DECIMALS}f}"
+        display["provisional"] = r.provisional
+        shown.append(display)
+    shown_leavers = [
+        {"characteristic": r.characteristic, "group_name": r.group_name,
+         "financial_year": r.period,
+         LEAVERS: _display_count(_cell(LEAVERS, r, LEAVERS), r.counts[LEAVERS], hidden, rule),
+         "provisional": r.provisional}
+        for r in leavers]
+    return shown, shown_leavers
 
 
-def _read_counts(con: duckdb.DuckDBPyConnection) -> list[CountRow]:
-    rows = con.execute(
-        "SELECT characteristic, group_name, year, " + ", ".join(MEASURES)
-        + " FROM staging.publication_counts"
-        " ORDER BY characteristic_position, year, group_position").fetchall()
-    return [CountRow(c, g, y, dict(zip(MEASURES, values))) for c, g, y, *values in rows]
+# --- build --------------------------------------------------------------------------------
+
+
+def _read_counts(con: duckdb.DuckDBPyConnection) -> tuple[list[CountRow], list[CountRow]]:
+    recruitment = [
+        CountRow(c, g, y, dict(zip(MEASURES, values)), p) for c, g, y, *values, p in con.execute(
+            "SELECT characteristic, group_name, year, " + ", ".join(MEASURES) + ", provisional"
+            " FROM staging.publication_counts"
+            " ORDER BY characteristic_position, year, group_position").fetchall()]
+    leavers = [
+        CountRow(c, g, y, {LEAVERS: n}, p) for c, g, y, n, p in con.execute(
+            f"SELECT characteristic, group_name, financial_year, {LEAVERS}, provisional"
+            " FROM staging.publication_leaver_counts"
+            " ORDER BY characteristic_position, financial_year, group_position").fetchall()]
+    return recruitment, leavers
+
+
+def _write(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
+           types: dict[str, str], rows: list[dict[str, object]]) -> None:
+    spec = ", ".join(f"{c} {types.get(c, 'VARCHAR')}" for c in columns)
+    con.execute(f"CREATE OR REPLACE TABLE staging.{warehouse.identifier(table)} ({spec})")
+    if rows:
+        marks = ", ".join("?" for _ in columns)
+        con.executemany(f"INSERT INTO staging.{table} VALUES ({marks})",
+                        [[row[c] for c in columns] for row in rows])
+
+
+PUBLISHED_TABLES: tuple[str, ...] = ("publication", "publication_leavers")
 
 
 def build_publication_staging_with(con: duckdb.DuckDBPyConnection) -> int:
-    """staging.publication_counts → staging.publication (not yet published). Returns rows."""
+    """Unsuppressed counts → staging.publication and staging.publication_leavers (not yet
+    published). Returns the rows of the recruitment table."""
     config = vocabulary.current_config(con)
-    warehouse.run_sql_file(con, "publish/annual_publication.sql", marts.parameters())
-    display = suppressed_rows(_read_counts(con), config.publication.threshold, config)
-    columns = ", ".join(
-        f"{c} VARCHAR" if c not in ("year",) else f"{c} INTEGER" for c in COLUMNS)
-    con.execute(f"CREATE OR REPLACE TABLE staging.publication ({columns})")
-    if display:
-        marks = ", ".join("?" for _ in COLUMNS)
-        con.executemany(f"INSERT INTO staging.publication VALUES ({marks})",
-                        [[row[c] for c in COLUMNS] for row in display])
-    return len(display)
+    rule = rule_of(config)
+    params = {**marts.parameters(), "all_routes": marts.ALL_ROUTES,
+              "suppression_threshold": rule.threshold, "rounding_base": rule.rounding_base}
+    warehouse.run_sql_file(con, "publish/annual_publication.sql", params)
+    warehouse.run_sql_file(con, "publish/publication_leaver_counts.sql", params)
+    recruitment, leavers = _read_counts(con)
+    shown, shown_leavers = suppressed_rows(recruitment, leavers, rule, config)
+    _write(con, "publication", COLUMNS, {"year": "INTEGER", "provisional": "BOOLEAN"}, shown)
+    _write(con, "publication_leavers", LEAVER_COLUMNS, {"provisional": "BOOLEAN"}, shown_leavers)
+    return len(shown)
 
 
 def build_publication(settings: Settings, gate: Callable[[], bool] | None = None) -> int | None:
@@ -148,93 +233,16 @@ def build_publication(settings: Settings, gate: Callable[[], bool] | None = None
 
     Without `gate`: build and publish in one transaction (run_all). With `gate` (the
     Dagster asset): commit staging, then `gate()` validates it (expectations/
-    mart_publication.json: no small count shown, shown counts equal the counts) and
-    marts.publication is replaced only if it returns True, as for the marts.
+    mart_publication*.json: no small count shown, none recoverable, shown counts equal
+    the counts) and the published tables are replaced only if it returns True.
     """
     with warehouse.open_warehouse(settings) as con, warehouse.transaction(con):
         rows = build_publication_staging_with(con)
         if gate is None:
-            warehouse.swap_in(con, ("publication",))
+            warehouse.swap_in(con, PUBLISHED_TABLES)
             return rows
     if not gate():
         return None
     with warehouse.open_warehouse(settings) as con, warehouse.transaction(con):
-        warehouse.swap_in(con, ("publication",))
+        warehouse.swap_in(con, PUBLISHED_TABLES)
     return rows
-
-
-# --- export ----------------------------------------------------------------------------
-
-def _typed(column: str, value: object) -> object:
-    """Spreadsheet cell value: counts as integers, rates as floats, the rest as text."""
-    if value is None or value == SUPPRESSED:
-        return value
-    if column in MEASURES:
-        return int(value)
-    if column in RATES:
-        return float(value)
-    return value
-
-
-def export_publication(settings: Settings) -> dict[str, Path]:
-    """marts.publication → reports_dir/exports/annual_publication.{csv,xlsx}."""
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
-
-    with warehouse.open_warehouse(settings, read_only=True) as con:
-        threshold = vocabulary.current_config(con).publication.threshold
-        cur = con.execute("SELECT * FROM marts.publication")
-        names = [d[0] for d in cur.description]
-        rows = [dict(zip(names, r)) for r in cur.fetchall()]
-    out_dir = Path(settings.reports_dir) / "exports"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / f"{EXPORT_BASENAME}.csv"
-    xlsx_path = out_dir / f"{EXPORT_BASENAME}.xlsx"
-
-    tmp = csv_path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        for row in rows:
-            writer.writerow(["" if row[c] is None else inert.cell(row[c]) for c in COLUMNS])
-    tmp.replace(csv_path)
-
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    by_characteristic: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        by_characteristic[row["characteristic"]].append(row)
-    sheet_columns = [c for c in COLUMNS if c != "characteristic"]
-    for characteristic, sheet_rows in by_characteristic.items():
-        sheet = workbook.create_sheet(title=characteristic[:31])
-        sheet.append(sheet_columns)
-        for row in sheet_rows:
-            sheet.append([None] * len(sheet_columns))
-            for index, column in enumerate(sheet_columns, start=1):
-                cell = sheet.cell(row=sheet.max_row, column=index)
-                value = _typed(column, row[column])
-                cell.value = value
-                if isinstance(value, str):
-                    # openpyxl turns text starting with '=' into a formula: force text
-                    cell.data_type = "s"
-        for index, column in enumerate(sheet_columns, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = max(12, len(column) + 2)
-        sheet.freeze_panes = "A2"
-    notes = workbook.create_sheet(title="notes")
-    for line in _notes(threshold):
-        notes.append([line])
-        notes.cell(row=notes.max_row, column=1).data_type = "s"
-    tmp = xlsx_path.with_suffix(".xlsx.tmp")
-    workbook.save(tmp)
-    tmp.replace(xlsx_path)
-    return {"csv": csv_path, "xlsx": xlsx_path}
-
-
-def _notes(threshold: int) -> list[str]:
-    return [
-        "Annual recruitment publication (counts of applications; see docs/PUBLICATION.md).",
-        (f"[c] = suppressed: a count from 1 to {threshold - 1}, or a count hidden so that a "
-         "suppressed count cannot be worked out from totals or from another stage's count."),
-        "Rates are hidden ([c]) wherever one of their counts is suppressed; blank = no denominator.",
-        "year = calendar year (UTC) of the application-stage outcome.",
-    ]

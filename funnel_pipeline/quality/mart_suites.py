@@ -329,29 +329,121 @@ def intervention_effects_suite() -> dict[str, Any]:
     }
 
 
+# --- the publication (publish/annual_publication) ------------------------------------------
+
+#: the disclosure rule of the build: threshold t, rounding base b (NULL: exact figures)
+_RULE = "(select threshold as t, rounding_base as b from staging.publication_rule)"
+
+
+def _shown_low(shown: str) -> str:
+    """What a reader knows of a count from its shown text: the lowest value it can be."""
+    n = f"try_cast({shown} as bigint)"  # a malformed count fails its own check, not this one
+    return (f"(case when {shown} = '[c]' then 0 when r.b is null then {n} "
+            f"when {n} = 0 then 0 else greatest({n} - r.b // 2, r.t) end)")
+
+
+def _shown_high(shown: str) -> str:
+    """… and the highest (NULL: unbounded, a hidden count)."""
+    n = f"try_cast({shown} as bigint)"
+    return (f"(case when {shown} = '[c]' then null when r.b is null then {n} "
+            f"when {n} = 0 then (case when r.b - r.b // 2 - 1 >= r.t "
+            f"then r.b - r.b // 2 - 1 else 0 end) else {n} - r.b // 2 + r.b - 1 end)")
+
+
+def _cells(measures: tuple[str, ...], keys: tuple[str, ...], counts: str) -> str:
+    """One row per published count: its keys, measure, shown text and true count n."""
+    on = " and ".join(f"c.{k} = p.{k}" for k in keys)
+    cols = ", ".join(f"p.{k}" for k in keys)
+    return " union all ".join(
+        f"select {cols}, '{m}' as measure, p.{m} as shown, c.{m} as n "
+        f"from {{batch}} as p join {counts} as c on {on}" for m in measures)
+
+
+def _not_recoverable_from_totals(measures: tuple[str, ...], keys: tuple[str, ...],
+                                 counts: str) -> str:
+    """Rows naming a total (a characteristic's groups and its Total row, or a derived
+    group and its base groups) from which a reader could pin one hidden count, or show a
+    hidden small count to be below the threshold, using that total alone: the sum of the
+    hidden parts lies in [low(total) − Σ high(shown parts), high(total) − Σ low(shown
+    parts)] (a hidden total alone: in [Σ low(parts), Σ high(parts)])."""
+    period = keys[2]
+    derived = (
+        "select dg.characteristic, dg.base_group, dg.group_name, b.characteristic as base "
+        "from config.derived_groups as dg "
+        "join config.characteristics as d on d.characteristic = dg.characteristic "
+        "join config.characteristics as b on b.position = d.base_position "
+        "union all select d.characteristic, 'Not stated', 'Not stated', b.characteristic "
+        "from config.characteristics as d join config.characteristics as b "
+        "on b.position = d.base_position where d.kind = 'derived'")
+    members = (
+        "select characteristic as rel, null as rel_group, characteristic, group_name, "
+        "group_name = 'Total' as is_total from (select distinct characteristic, group_name "
+        "from {batch} as g0) as g "
+        f"union all select distinct characteristic, group_name, characteristic, group_name, "
+        f"true from ({derived}) as d1 "
+        f"union all select characteristic, group_name, base, base_group, false "
+        f"from ({derived}) as d2")
+    return (
+        f"with cells as ({_cells(measures, keys, counts)}), "
+        f"members as ({members}), "
+        "joined as (select m.rel, m.rel_group, x." + period + " as period, x.measure, m.is_total, "
+        "x.shown = '[c]' as hidden, x.shown = '[c]' and x.n between 1 and r.t - 1 as small, "
+        f"{_shown_low('x.shown')} as low, {_shown_high('x.shown')} as high, r.t "
+        f"from members as m join cells as x on x.characteristic = m.characteristic "
+        f"and x.group_name = m.group_name cross join {_RULE} as r), "
+        "totals as (select rel, rel_group, period, measure, any_value(t) as t, "
+        "count(*) filter (where hidden) as k, "
+        "coalesce(bool_or(hidden and is_total), false) as total_hidden, "
+        "coalesce(bool_or(small), false) as small, "
+        "max(low) filter (where is_total) - coalesce(sum(high) filter (where not is_total "
+        "and not hidden), 0) as parts_low, "
+        "max(high) filter (where is_total) - coalesce(sum(low) filter (where not is_total "
+        "and not hidden), 0) as parts_high, "
+        "sum(low) filter (where not is_total) as whole_low, "
+        "sum(high) filter (where not is_total) as whole_high "
+        "from joined group by rel, rel_group, period, measure) "
+        "select * from totals where k > 0 and ("
+        "not total_hidden and ((k = 1 and greatest(parts_low, 0) >= parts_high) "
+        "or (small and parts_high < t)) "
+        "or total_hidden and k = 1 and (whole_low >= whole_high or (small and whole_high < t)))")
+
+
+def _totals_same(measures: tuple[str, ...], period: str) -> str:
+    """Periods whose Total row differs between characteristics (one cell, shown once)."""
+    distinct = " or ".join(f"count(distinct {m}) > 1" for m in measures)
+    return (f"select {period} from {{batch}} where group_name = 'Total' "  # GX aliases it
+            f"group by {period} having {distinct}")
+
+
 def publication_suite() -> dict[str, Any]:
     """The published table's disclosure control and faithfulness, as blocking checks.
 
     Why here too: docs/PUBLICATION.md's rules are tested in tests/, but a check on every
     run's staging build is what stops a future bug (or a changed threshold) from
-    publishing a small count. marts.publication shows counts as text, "[c]" where
-    suppressed.
+    publishing a small count or one a reader can work out. marts.publication shows
+    counts as text, "[c]" where suppressed; staging.publication_rule holds the rule the
+    build used; the recoverability checks are the single-total and single-row forms of
+    disclosure.py's reader's-view rule (which also solves them all together).
     """
     from funnel_pipeline.publish.publication import MEASURES as PUBLICATION_MEASURES
-    from funnel_pipeline.publish.publication import RATE_DECIMALS, SUPPRESSED
+    from funnel_pipeline.publish.publication import NOT_APPLICABLE, RATE_DECIMALS, SUPPRESSED
     from funnel_pipeline.publish.publication import RATES as PUBLICATION_RATES
 
     keys = ("characteristic", "group_name", "year")
     on = " and ".join(f"c.{k} = p.{k}" for k in keys)
-    differs = " or ".join(f"(p.{m} <> '{SUPPRESSED}' and p.{m} is distinct from c.{m}::varchar)"
+    # a shown count is the count, or (with a rounding base b) the nearest multiple of b
+    rounded = {m: f"(case when r.b is null then c.{m} else (c.{m} + r.b // 2) // r.b * r.b end)"
+               for m in PUBLICATION_MEASURES}
+    differs = " or ".join(f"(p.{m} <> '{SUPPRESSED}' and p.{m} is distinct from {rounded[m]}::varchar)"
                           for m in PUBLICATION_MEASURES)
     malformed = " or ".join(f"not regexp_full_match(coalesce({m}, ''), '[0-9]+|\\[c\\]')"
                             for m in PUBLICATION_MEASURES)
+    markers = f"('{SUPPRESSED}', '{NOT_APPLICABLE}')"
     bad_rate = " or ".join(
-        f"({r} is not null and {r} <> '{SUPPRESSED}' and "
+        f"({r} is null or {r} not in {markers} and "
         f"coalesce(try_cast({r} as double) not between 0 and 1, true))"
         for r in PUBLICATION_RATES)
-    # a shown rate is its counts' ratio, rounded (publication.RATE_DECIMALS)
+    # a shown rate is its shown counts' ratio, rounded (publication.RATE_DECIMALS)
     half_unit = f"{0.5 * 10 ** -RATE_DECIMALS:.10f}"
     rate_differs = " or ".join(
         f"(coalesce(try_cast({d} as bigint), 0) > 0 and try_cast({n} as bigint) is not null "
@@ -361,12 +453,33 @@ def publication_suite() -> dict[str, Any]:
     rate_hidden = " or ".join(
         f"coalesce({r} = '{SUPPRESSED}', false) <> ({n} = '{SUPPRESSED}' or {d} = '{SUPPRESSED}')"
         for r, (n, d) in PUBLICATION_RATES.items())
+    rate_not_applicable = " or ".join(
+        f"coalesce({r} = '{NOT_APPLICABLE}', false) <> coalesce({d} = '0', false)"
+        for r, (_, d) in PUBLICATION_RATES.items())
+    low = {m: _shown_low(f"p.{m}") for m in PUBLICATION_MEASURES}
+    high = {m: _shown_high(f"p.{m}") for m in PUBLICATION_MEASURES}
+    small = {m: f"(p.{m} = '{SUPPRESSED}' and c.{m} between 1 and r.t - 1)"
+             for m in PUBLICATION_MEASURES}
+    a, s, g, ap, fl = PUBLICATION_MEASURES
+
+    def bounded(m: str, floor: str, top: str) -> str:
+        """m hidden, and its row's other counts (m within [floor, top]) pin it or show a
+        small m to be below the threshold."""
+        return (f"(p.{m} = '{SUPPRESSED}' and {top} is not null and "
+                f"({top} <= {floor} or {small[m]} and {top} < r.t))")
+
+    stages = " or ".join([
+        bounded(s, low[g], high[a]),                 # progressed ≤ sifted ≤ applicants
+        bounded(g, "0", high[s]),
+        bounded(ap, "0", f"{high[a]} - {low[fl]}"),  # appointed + failed ≤ applicants
+        bounded(fl, "0", f"{high[a]} - {low[ap]}"),
+    ])
     return {
         "name": "mart_publication",
         "meta": {
             "description": "Disclosure control and faithfulness of marts.publication (the "
-                           "annual publication exported as CSV/XLSX), checked on the staging "
-                           "build before it replaces the published table and files.",
+                           "annual publication's recruitment tables), checked on the staging "
+                           "build before it replaces the published tables and files.",
             "asset": "publish/annual_publication",
             "batch": {"table": "staging.publication"},
             "generated_by": "funnel_pipeline/quality/mart_suites.py",
@@ -381,18 +494,88 @@ def publication_suite() -> dict[str, Any]:
             _rows(f"select * from {{batch}} where {malformed}", "counts_are_numbers_or_suppressed",
                   "Every published count is a whole number or [c]."),
             _rows("select p.year from {batch} as p left join staging.publication_counts as c "
-                  f"on {on} where c.year is null or {differs}",
+                  f"on {on} cross join {_RULE} as r where c.year is null or {differs}",
                   "shown_counts_equal_the_counts",
                   "Every count shown (not [c]) equals the count computed from the "
-                  "applications for its characteristic, group and year."),
+                  "applications for its characteristic, group and year (rounded to the "
+                  "nearest multiple of the [publication] rounding_base, when one is set)."),
             _rows(f"select * from {{batch}} where {bad_rate}", "rates_in_unit_interval",
-                  "Every published rate is empty, [c] or a fraction between 0 and 1."),
+                  "Every published rate is [c], [z] or a fraction between 0 and 1."),
             _rows(f"select * from {{batch}} where {rate_differs}", "rates_equal_their_counts",
                   "Every rate shown with both its counts shown equals their ratio, rounded to "
                   f"{RATE_DECIMALS} decimals."),
             _rows(f"select * from {{batch}} where {rate_hidden}", "rate_suppressed_with_its_counts",
                   "A rate is [c] exactly when its numerator or denominator count is (a "
                   "rate would otherwise reveal a hidden count)."),
+            _rows(f"select * from {{batch}} where {rate_not_applicable}",
+                  "rate_not_applicable_without_denominator",
+                  "A rate is [z] (not applicable) exactly when its denominator is a shown 0."),
+            _rows(_totals_same(PUBLICATION_MEASURES, "year"), "totals_same_in_every_table",
+                  "Each year's Total row shows the same figures for every characteristic (it "
+                  "is one count: shown in one table and hidden in another, it would give "
+                  "the hidden one away)."),
+            _rows(_not_recoverable_from_totals(PUBLICATION_MEASURES, keys,
+                                               "staging.publication_counts"),
+                  "hidden_counts_not_recoverable_from_totals",
+                  "No total (a characteristic's groups and its Total row, or a combined "
+                  "group and the groups it combines) lets a reader work out a hidden count, "
+                  "or show that a hidden small count is below the threshold: a hidden cell "
+                  "is never alone in a total, and hidden parts of a shown total hold at "
+                  "least the threshold together (with rounding: as far as the rounding "
+                  "intervals allow)."),
+            _rows("select p.year from {batch} as p join staging.publication_counts as c "
+                  f"on {on} cross join {_RULE} as r where {stages}",
+                  "hidden_counts_not_recoverable_from_the_stages",
+                  "No row lets a reader work out a hidden count from its other counts "
+                  "(progressed ≤ sifted ≤ applicants; appointed + failed at the final stage ≤ "
+                  "applicants), or show that a hidden small count is below the threshold."),
+        ],
+    }
+
+
+def publication_leavers_suite() -> dict[str, Any]:
+    """The published leavers table (issue 17): the same disclosure rules."""
+    from funnel_pipeline.publish.publication import LEAVERS, SUPPRESSED
+
+    keys = ("characteristic", "group_name", "financial_year")
+    on = " and ".join(f"c.{k} = p.{k}" for k in keys)
+    rounded = f"(case when r.b is null then c.{LEAVERS} else (c.{LEAVERS} + r.b // 2) // r.b * r.b end)"
+    return {
+        "name": "mart_publication_leavers",
+        "meta": {
+            "description": "Disclosure control and faithfulness of marts.publication_leavers "
+                           "(the annual publication's leavers by financial year), checked on "
+                           "the staging build before it replaces the published tables and "
+                           "files.",
+            "asset": "publish/annual_publication",
+            "batch": {"table": "staging.publication_leavers"},
+            "generated_by": "funnel_pipeline/quality/mart_suites.py",
+        },
+        "expectations": [
+            _exp("expect_column_values_to_not_be_in_set",
+                 {"column": LEAVERS, "value_set": {"$PARAMETER": "small_counts"}},
+                 "leavers_no_small_count_shown",
+                 "No count of leavers from 1 to the suppression threshold minus 1 is "
+                 "published (such counts show as [c])."),
+            _rows(f"select * from {{batch}} where not regexp_full_match(coalesce({LEAVERS}, ''), "
+                  "'[0-9]+|\\[c\\]')", "leavers_are_numbers_or_suppressed",
+                  "Every published count of leavers is a whole number or [c]."),
+            _rows("select p.financial_year from {batch} as p left join "
+                  f"staging.publication_leaver_counts as c on {on} cross join {_RULE} as r "
+                  f"where c.financial_year is null or (p.{LEAVERS} <> '{SUPPRESSED}' and "
+                  f"p.{LEAVERS} is distinct from {rounded}::varchar)",
+                  "shown_leavers_equal_the_counts",
+                  "Every count of leavers shown equals the count of marts.workforce_flows for "
+                  "its characteristic, group and financial year (rounded when a rounding "
+                  "base is set)."),
+            _rows(_totals_same((LEAVERS,), "financial_year"), "leaver_totals_same_in_every_table",
+                  "Each financial year's Total of leavers is the same for every "
+                  "characteristic."),
+            _rows(_not_recoverable_from_totals((LEAVERS,), keys,
+                                               "staging.publication_leaver_counts"),
+                  "hidden_leavers_not_recoverable_from_totals",
+                  "No total lets a reader work out a hidden count of leavers, or show that a "
+                  "hidden small count is below the threshold."),
         ],
     }
 
@@ -530,6 +713,7 @@ def all_suites() -> list[dict[str, Any]]:
         retention_suite(),
         workforce_flows_suite(),
         publication_suite(),
+        publication_leavers_suite(),
     ]
 
 

@@ -1,10 +1,12 @@
--- publish/annual_publication, first step: staging.publication_counts — UNSUPPRESSED annual publication counts. Never exported:
--- funnel_pipeline/publish/publication.py applies disclosure control and writes
--- staging.publication (→ marts.publication), the only table the export reads.
+-- publish/annual_publication, first step: staging.publication_counts — UNSUPPRESSED annual
+-- publication counts. Never exported: funnel_pipeline/publish/publication.py applies
+-- disclosure control and writes staging.publication (→ marts.publication), the only
+-- recruitment table the export reads.
 -- Grain: characteristic × group × year of application. Characteristics: the configured
--- ones plus 'entry_route' (groups = the routes seen, 'Unknown' included); every canonical
--- group appears in every year (zeros included) so group rows add up to the 'Total' row,
--- which is the same for every characteristic.
+-- ones plus 'entry_route' (groups = the routes with applications that year, 'Unknown'
+-- included: a route with none that year has no row, it is not a zero). Every canonical
+-- group of a configured characteristic appears in every year (zeros included) so group
+-- rows add up to the 'Total' row, which is the same for every characteristic.
 -- Counts are funnel applications (docs/PUBLICATION.md):
 --   year                      = year (UTC) of the first-stage outcome's occurred_at
 --   applicants                = applications with a first-stage outcome
@@ -13,6 +15,14 @@
 --   progressed_to_assessment  = applications whose sift-stage outcome is passed
 --   appointed                 = applications whose final-stage outcome is passed
 --   failed_at_final_stage     = applications whose final-stage outcome is failed
+--   provisional               = the year holds the as-of time (publication_as_of.sql)
+-- Also staging.publication_rule: the disclosure rule of the configuration this build
+-- used (threshold, rounding base), which the publication suites check the display against.
+
+-- include: publish/publication_as_of.sql
+
+CREATE OR REPLACE TABLE staging.publication_rule AS
+SELECT $suppression_threshold::INTEGER AS threshold, $rounding_base::INTEGER AS rounding_base;
 
 CREATE OR REPLACE TABLE staging.publication_counts AS
 WITH roles AS (
@@ -35,16 +45,18 @@ long AS (
     UNION ALL
     SELECT 'entry_route', entry_route, year, sift_outcome, final_outcome FROM apps
 ),
-groups AS (
-    SELECT characteristic, group_name, position AS group_position FROM config.groups
+years AS (SELECT DISTINCT year FROM apps),
+-- configured groups in every year; entry routes only in the years they have applications
+cells AS (
+    SELECT g.characteristic, g.group_name, g.position AS group_position, y.year
+    FROM config.groups AS g CROSS JOIN years AS y
     UNION ALL
-    SELECT DISTINCT 'entry_route', entry_route, NULL FROM apps
+    SELECT DISTINCT 'entry_route', entry_route, NULL, year FROM apps
 ),
 characteristics AS (
     SELECT characteristic, position FROM config.characteristics
     UNION ALL SELECT 'entry_route', 1000
 ),
-years AS (SELECT DISTINCT year FROM apps),
 counts AS (
     SELECT characteristic, group_name, year,
            count(*)                                               AS applicants,
@@ -68,18 +80,19 @@ totals AS (
 SELECT ch.position AS characteristic_position, g.characteristic,
        coalesce(g.group_position,
                 dense_rank() OVER (PARTITION BY g.characteristic ORDER BY g.group_name)) AS group_position,
-       g.group_name, y.year,
+       g.group_name, g.year,
        coalesce(c.applicants, 0)::BIGINT               AS applicants,
        coalesce(c.sifted, 0)::BIGINT                   AS sifted,
        coalesce(c.progressed_to_assessment, 0)::BIGINT AS progressed_to_assessment,
        coalesce(c.appointed, 0)::BIGINT                AS appointed,
-       coalesce(c.failed_at_final_stage, 0)::BIGINT    AS failed_at_final_stage
-FROM groups AS g
+       coalesce(c.failed_at_final_stage, 0)::BIGINT    AS failed_at_final_stage,
+       g.year = (SELECT calendar_year FROM publication_as_of) AS provisional
+FROM cells AS g
 JOIN characteristics AS ch USING (characteristic)
-CROSS JOIN years AS y
 LEFT JOIN counts AS c USING (characteristic, group_name, year)
 UNION ALL
 SELECT ch.position, ch.characteristic, 100000, 'Total', t.year,
-       t.applicants, t.sifted, t.progressed_to_assessment, t.appointed, t.failed_at_final_stage
+       t.applicants, t.sifted, t.progressed_to_assessment, t.appointed, t.failed_at_final_stage,
+       t.year = (SELECT calendar_year FROM publication_as_of)
 FROM characteristics AS ch CROSS JOIN totals AS t
 ORDER BY characteristic_position, year, group_position;

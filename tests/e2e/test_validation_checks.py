@@ -13,6 +13,7 @@ run fails, and the published marts are unchanged.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 from conftest import (
     APPLICANT_HEADER,
@@ -35,6 +37,7 @@ from funnel_pipeline.assets import raw as assets_raw
 from funnel_pipeline.assets.charts import CHART_ASSETS
 
 from funnel_pipeline import marts, raw, warehouse
+from funnel_pipeline.funnel_config import load_config
 from funnel_pipeline.publish import publication
 from funnel_pipeline.quality import checks, mart_suites
 from funnel_pipeline.settings import Settings
@@ -647,42 +650,186 @@ def test_blocking_mart_checks_refuse_publication(round_, baseline, copy_of, monk
 # --- blocking publication checks: a disclosure-control bug cannot publish ----------------
 
 PUBLICATION = "publish/annual_publication"
+_C = publication.SUPPRESSED
 
 
-def _reveal_small_counts(display: list[dict], counts: list, threshold: int) -> None:
-    """In each measure, show the true value of one count suppressed for being small."""
-    true = {(r.characteristic, r.group_name, r.year): r.counts for r in counts}
-    for measure in publication.MEASURES:
-        row = next(d for d in display if d[measure] == publication.SUPPRESSED
-                   and 1 <= true[d["characteristic"], d["group_name"], d["year"]][measure] < threshold)
-        row[measure] = str(true[row["characteristic"], row["group_name"], row["year"]][measure])
+class _Truth:
+    """The unsuppressed counts behind the display rows (what the tamper may leak)."""
+
+    def __init__(self, recruitment: list, leavers: list) -> None:
+        self.recruitment = {(r.characteristic, r.group_name, r.period): r.counts for r in recruitment}
+        self.leavers = {(r.characteristic, r.group_name, r.period): r.counts for r in leavers}
+
+    def of(self, d: dict) -> dict[str, int]:
+        if "financial_year" in d:
+            return self.leavers[d["characteristic"], d["group_name"], d["financial_year"]]
+        return self.recruitment[d["characteristic"], d["group_name"], d["year"]]
 
 
-def _misstate_counts_and_rates(display: list[dict], counts: list, threshold: int) -> None:
-    """A shown count off by one, a count that is not a number, a rate above 1, a rate
-    hidden although both its counts are shown, a wrong rate within [0, 1]: five rows."""
-    shown = [d for d in display if all(d[m] != publication.SUPPRESSED for m in publication.MEASURES)
-             and d["sift_pass_rate"] not in (None, publication.SUPPRESSED)]
+def _period(d: dict) -> object:
+    return d["financial_year"] if "financial_year" in d else d["year"]
+
+
+def _hide(d: dict, measure: str) -> None:
+    """Suppress one count and, as the display rules do, the rates made from it."""
+    d[measure] = _C
+    for rate, (num, den) in publication.RATES.items():
+        if measure in (num, den) and rate in d:
+            d[rate] = _C
+
+
+def _show(d: dict, measure: str, truth: _Truth) -> None:
+    """Show a hidden count's true value, and the rates it makes (from shown counts)."""
+    d[measure] = str(truth.of(d)[measure])
+    for rate, (num, den) in publication.RATES.items():
+        if measure in (num, den) and rate in d and _C not in (d[num], d[den]):
+            d[rate] = (publication.NOT_APPLICABLE if d[den] == "0"
+                       else f"{int(d[num]) / int(d[den]):.{publication.RATE_DECIMALS}f}")
+
+
+def _uninvolved(rows: list[dict], config) -> list[dict]:
+    """Group rows of characteristics in no derived relation (only their own Total links
+    them), so a changed figure there bears on one relation only."""
+    derived = [c for c in config.characteristics if c.kind == "derived"]
+    linked = {c.name for c in derived} | {c.derived_from for c in derived}
+    return [d for d in rows if d["characteristic"] not in linked
+            and d["group_name"] != publication.TOTAL_GROUP]
+
+
+def _nothing_hidden(rows: list[dict], like: dict, measure: str) -> bool:
+    """No count of `measure` hidden in the same characteristic and period."""
+    return not any(d[measure] == _C for d in rows if d["characteristic"] == like["characteristic"]
+                   and _period(d) == _period(like))
+
+
+def _reveal_small_counts(display: list[dict], leavers: list[dict], truth: _Truth, rule,
+                         config) -> None:
+    """In each measure, and among the leavers, show the true value of one count
+    suppressed for being small."""
+    for rows, measures in ((display, publication.MEASURES), (leavers, (publication.LEAVERS,))):
+        for measure in measures:
+            row = next(d for d in rows if d[measure] == _C
+                       and rule.is_primary(truth.of(d)[measure]))
+            row[measure] = str(truth.of(row)[measure])
+
+
+def _misstate_counts_and_rates(display: list[dict], leavers: list[dict], truth: _Truth, rule,
+                               config) -> None:
+    """Recruitment: a shown count one too low, a count that is not a number, a rate above
+    1, a rate hidden although both its counts are shown, a wrong rate within [0, 1], a
+    rate of 0 where there is no one to divide by, one table's Total one too high. Leavers:
+    a count one too low, one that is not a number, one table's Total one too high. Each
+    where nothing of that measure is hidden beside it (nothing else can give way)."""
+    t = rule.threshold
+    shown = [d for d in _uninvolved(display, config)
+             if all(d[m] != _C for m in publication.MEASURES)
+             and d["sift_pass_rate"] not in (_C, publication.NOT_APPLICABLE)
+             and _nothing_hidden(display, d, "applicants")]
     assert len(shown) >= 5
-    shown[0]["applicants"] = str(int(shown[0]["applicants"]) + 1)
+    assert int(shown[0]["applicants"]) > t
+    shown[0]["applicants"] = str(int(shown[0]["applicants"]) - 1)
     shown[1]["sifted"] = "12a"
     shown[2]["sift_pass_rate"] = "1.5000"
-    shown[3]["sift_pass_rate"] = publication.SUPPRESSED
+    shown[3]["sift_pass_rate"] = _C
     rate = float(shown[4]["sift_pass_rate"])
     shown[4]["sift_pass_rate"] = f"{rate - 0.001 if rate > 0.5 else rate + 0.001:.4f}"
+    nobody = next(d for d in display if d["appointment_rate"] == publication.NOT_APPLICABLE
+                  or d["sift_pass_rate"] == publication.NOT_APPLICABLE)
+    for rate in publication.RATES:
+        if nobody[rate] == publication.NOT_APPLICABLE:
+            nobody[rate] = "0.0000"
+    total = next(d for d in reversed(display)
+                 if d["group_name"] == publication.TOTAL_GROUP and d["applicants"] != _C)
+    total["applicants"] = str(int(total["applicants"]) + 1)
+    n = publication.LEAVERS
+    groups = [d for d in _uninvolved(leavers, config) if d[n] != _C]
+    low = next(d for d in groups if int(d[n]) > t)
+    low[n] = str(int(low[n]) - 1)
+    next(d for d in groups if d is not low)[n] = "x1"
+    total = next(d for d in reversed(leavers)
+                 if d["group_name"] == publication.TOTAL_GROUP and d[n] != _C)
+    total[n] = str(int(total[n]) + 1)
+
+
+def _make_recoverable(display: list[dict], leavers: list[dict], truth: _Truth, rule,
+                      config) -> None:
+    """Secondary suppression left out, three ways: a count hidden alone among its
+    characteristic's groups (its Total gives it away); a sifted count hidden in a row
+    whose applicants and progressed are equal (it lies between them); a leavers count
+    left alone in its total (the other hidden one shown)."""
+    alone = next(d for d in _uninvolved(display, config)
+                 if d["applicants"] != _C and _nothing_hidden(display, d, "applicants"))
+    _hide(alone, "applicants")
+    pinned = next(d for d in display if d["sifted"] != _C
+                  and d["applicants"] == d["progressed_to_assessment"] != _C)
+    _hide(pinned, "sifted")
+    n = publication.LEAVERS
+    lone = next(d for d in _uninvolved(leavers, config)
+                if d[n] != _C and _nothing_hidden(leavers, d, n))
+    _hide(lone, n)
 
 
 #: tamper → (the checks it targets, checks it may break by construction)
 PUBLICATION_TAMPERS = {
     "reveal": (_reveal_small_counts,
-               {f"{m}_no_small_count_shown" for m in publication.MEASURES},
-               {"rate_suppressed_with_its_counts"}),
+               {*(f"{m}_no_small_count_shown" for m in publication.MEASURES),
+                "leavers_no_small_count_shown"},
+               # a small count shown may be all its rate or a total hid; the counts hidden
+               # with it may now be worked out
+               {"rate_suppressed_with_its_counts", "hidden_counts_not_recoverable_from_totals",
+                "hidden_counts_not_recoverable_from_the_stages",
+                "hidden_leavers_not_recoverable_from_totals"}),
     "misstate": (_misstate_counts_and_rates,
                  {"shown_counts_equal_the_counts", "counts_are_numbers_or_suppressed",
                   "rates_in_unit_interval", "rate_suppressed_with_its_counts",
-                  "rates_equal_their_counts"},
+                  "rates_equal_their_counts", "rate_not_applicable_without_denominator",
+                  "totals_same_in_every_table", "shown_leavers_equal_the_counts",
+                  "leavers_are_numbers_or_suppressed", "leaver_totals_same_in_every_table"},
                  set()),
+    "recover": (_make_recoverable,
+                {"hidden_counts_not_recoverable_from_totals",
+                 "hidden_counts_not_recoverable_from_the_stages",
+                 "hidden_leavers_not_recoverable_from_totals"},
+                set()),
 }
+
+
+def _landing_for_publication(tmp: Path, baseline_settings: Settings) -> Path:
+    """dirty-landing plus what the publication checks need to bite on: leavers (120 of
+    the baseline's recruits, leaving 30–387 days after their start) and a new entry route
+    whose six applications all passed the sift (applicants = progressed), and one whose six
+    have not been sifted yet (no one to divide by)."""
+    con = duckdb.connect(str(baseline_settings.duckdb_path), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        recruits = con.execute(
+            "SELECT applicant_id, occurred_at[array_length(occurred_at)] FROM core.applications "
+            "WHERE in_funnel AND outcomes[array_length(outcomes)] = 'passed' "
+            "ORDER BY applicant_id, campaign_id").fetchall()
+    finally:
+        con.close()
+    people = list(dict.fromkeys(a for a, _ in recruits))
+    start: dict[str, dt.datetime] = {}
+    for a, s in recruits:  # leaving after the person's latest start: theirs, whatever else
+        start[a] = max(s, start.get(a, s))
+    leavers = [[a, (start[a] + dt.timedelta(days=30 + 3 * i)).strftime("%Y-%m-%d"), "Resigned"]
+               for i, a in enumerate(people[:120])]
+    config = load_config(None)
+    first, sift = config.first_stage.name, config.sift_stage.name
+    # CROUTE: six applications, all sifted in; CNOSIFT: six with no sift yet (a rate of [z])
+    route_events = [[f"EV{c}{p}{k}", f"P{c}{p}", c, stage, "passed", f"2022-03-0{k + 1}T10:00:00Z"]
+                    for c, route_stages in (("CROUTE", [first, sift]), ("CNOSIFT", [first]))
+                    for p in range(6) for k, stage in enumerate(route_stages)]
+    people_rows = [[f"P{c}{p}", "Female", "White", "No", "Heterosexual"]
+                   for c in ("CROUTE", "CNOSIFT") for p in range(6)]
+    return _landing_with(tmp, {
+        "leavers_tamper.csv": (["applicant_id", "left_on", "reason"], leavers),
+        "campaigns_tamper.csv": (["campaign_id", "entry_route", "title", "opened_on",
+                                  "closed_on"], [["CROUTE", "Tamper route", "", "", ""],
+                                                  ["CNOSIFT", "Not yet sifted", "", "", ""]]),
+        "events_2099_route.csv": (EVENT_HEADER, route_events),
+        "applicants_99_route.csv": (APPLICANT_HEADER, people_rows),
+    })
 
 
 def test_every_publication_check_has_a_tamper():
@@ -693,31 +840,35 @@ def test_every_publication_check_has_a_tamper():
 
 @pytest.mark.parametrize("tamper", sorted(PUBLICATION_TAMPERS))
 def test_blocking_publication_checks_keep_the_published_table_and_files(
-        tamper, baseline, copy_of, monkeypatch, instance):
+        tamper, baseline, copy_of, monkeypatch, instance, tmp_path):
     base, _ = baseline
-    settings = copy_of(DIRTY)
+    settings = copy_of(_landing_for_publication(tmp_path, base))
     shutil.copytree(base.reports_dir / "exports", settings.reports_dir / "exports")
     exports = {p.name: p.read_bytes() for p in (settings.reports_dir / "exports").iterdir()}
     assert {"annual_publication.csv", "annual_publication.xlsx"} <= set(exports)
-    published = read_table(settings, "marts.publication")
+    published = {t: read_table(settings, f"marts.{t}") for t in publication.PUBLISHED_TABLES}
     change, targeted, collateral = PUBLICATION_TAMPERS[tamper]
     original = publication.suppressed_rows
+    seen = []
 
-    def tampered(rows, threshold):  # test-only: a bug in disclosure control or display
-        display = original(rows, threshold)
-        change(display, rows, threshold)
-        return display
+    def tampered(recruitment, leavers, rule, config):  # test-only: a disclosure-control bug
+        display, leaver_display = original(recruitment, leavers, rule, config)
+        assert leaver_display, "the landing has no leavers: the leavers checks would not bite"
+        change(display, leaver_display, _Truth(recruitment, leavers), rule, config)
+        seen.append(tamper)
+        return display, leaver_display
 
     monkeypatch.setattr(publication, "suppressed_rows", tampered)
     result = materialize_all(settings, instance)
 
+    assert seen == [tamper]  # the tamper ran, in the publication step
     assert not result.success
     failed = {c for a, c in _failed_blocking(result) if a == PUBLICATION}
     assert targeted <= failed <= targeted | collateral
     assert {a for a, _ in _failed_blocking(result)} == {PUBLICATION}
     message = _step_failure_message(result, "publish__annual_publication")
     assert "Publication NOT updated" in message
-    assert read_table(settings, "marts.publication") == published
+    assert {t: read_table(settings, f"marts.{t}") for t in publication.PUBLISHED_TABLES} == published
     assert {p.name: p.read_bytes() for p in (settings.reports_dir / "exports").iterdir()} == exports
     assert not [m for m in result.get_asset_materialization_events()
                 if m.asset_key.to_user_string() == PUBLICATION]

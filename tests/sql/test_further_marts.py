@@ -9,19 +9,15 @@ folder written by the test itself.
 
 from __future__ import annotations
 
-import csv
 import shutil
-import zipfile
 from pathlib import Path
 
-import numpy as np
 import oracle
 import pytest
 from conftest import (
     APPLICANT_HEADER,
     EVENT_HEADER,
     FIXTURES,
-    default_config_with,
     read_table,
     write_csv,
 )
@@ -30,7 +26,7 @@ from table_compare import assert_same_order, assert_tables_match, load_expected_
 from test_oracle_v12 import TABLE_KEYS
 
 from funnel_pipeline import pipeline
-from funnel_pipeline.publish import disclosure, publication, summary
+from funnel_pipeline.publish import summary
 
 OPTIONAL_EXPECTED = FIXTURES / "optional-landing.v12.expected"
 FORCE_EXPECTED = FIXTURES / "force-landing.expected"
@@ -304,162 +300,6 @@ def test_incremental_campaign_file_changes_routes(tmp_path, make_settings):
     _check_against(settings, oracle.compute_all(landing), TABLE_KEYS)
 
 
-# --- publication: disclosure control and export ----------------------------------------
-
-
-def _read_export_csv(settings) -> list[dict[str, str]]:
-    path = Path(settings.reports_dir) / "exports" / "annual_publication.csv"
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _solvable_cells(rows: list[dict[str, str]]) -> list[tuple]:
-    """Suppressed cells a reader could solve for from the published table (linear algebra).
-
-    Relations a reader knows: in each characteristic, year and count, the groups add up
-    to the Total row (the same Total on every sheet); a derived characteristic's groups
-    are sums of its source characteristic's (ethnic_minority No = White, Yes = Asian +
-    Black + Mixed + Other, Not stated = Not stated; lgbt_plus likewise).
-    """
-    derived = {
-        "ethnic_minority": ("ethnicity", {"No": ["White"], "Yes": ["Asian", "Black", "Mixed", "Other"],
-                                          "Not stated": ["Not stated"]}),
-        "lgbt_plus": ("sexual_orientation", {"No": ["Heterosexual"],
-                                             "Yes": ["Gay or Lesbian", "Bisexual", "Other"],
-                                             "Not stated": ["Not stated"]}),
-    }
-
-    def key(r, m):
-        return ("Total", r["year"], m) if r["group_name"] == "Total" else (
-            r["characteristic"], r["group_name"], r["year"], m)
-
-    values, unknown = {}, []
-    for r in rows:
-        for m in publication.MEASURES:
-            k = key(r, m)
-            if r[m] == "[c]":
-                if k not in values:
-                    unknown.append(k)
-                values[k] = None
-            else:
-                values[k] = int(r[m])
-    index = {k: i for i, k in enumerate(unknown)}
-    equations = []  # (coefficients over unknowns) — known parts only shift the constant
-
-    def add(total, parts):
-        coeff = np.zeros(len(unknown))
-        for k, sign in [(total, 1)] + [(p, -1) for p in parts]:
-            if k in index:
-                coeff[index[k]] += sign
-        if coeff.any():
-            equations.append(coeff)
-
-    by = {}
-    for r in rows:
-        by.setdefault((r["characteristic"], r["year"]), []).append(r)
-    for (characteristic, year), group_rows in by.items():
-        for m in publication.MEASURES:
-            add(("Total", year, m), [key(r, m) for r in group_rows if r["group_name"] != "Total"])
-            if characteristic in derived:
-                source, mapping = derived[characteristic]
-                for group, parts in mapping.items():
-                    add((characteristic, group, year, m), [(source, p, year, m) for p in parts])
-    if not equations or not unknown:
-        return []
-    a = np.array(equations)
-    rank = np.linalg.matrix_rank(a)
-    solvable = []
-    for k, i in index.items():
-        e = np.zeros(len(unknown))
-        e[i] = 1
-        if np.linalg.matrix_rank(np.vstack([a, e])) == rank:
-            solvable.append(k)
-    return solvable
-
-
-def _assert_disclosure_safe(rows: list[dict[str, str]], threshold: int) -> None:
-    assert rows
-    for r in rows:
-        for m in publication.MEASURES:
-            if r[m] != "[c]":
-                assert not 1 <= int(r[m]) < threshold, (r["characteristic"], r["group_name"], m, r[m])
-        for rate, (num, den) in publication.RATES.items():
-            if "[c]" in (r[num], r[den]):
-                assert r[rate] == "[c]"
-        # differencing stages: a shown count subtracted from a shown count that contains
-        # it must not reveal a small number either
-        for outer, inner in publication.NESTED_MEASURES:
-            if "[c]" not in (r[outer], r[inner]):
-                assert not 1 <= int(r[outer]) - int(r[inner]) < threshold
-    assert _solvable_cells(rows) == []
-
-
-@pytest.mark.parametrize("threshold", [5, 10])
-def test_publication_suppression(tmp_path, make_settings, threshold):
-    import dataclasses
-
-    landing = build_edge_landing(tmp_path / "landing")
-    settings = dataclasses.replace(make_settings(landing),
-                                   config_path=default_config_with(tmp_path, threshold=threshold))
-    pipeline.run_all(settings)
-    rows = _read_export_csv(settings)
-    assert any(r[m] == "[c]" for r in rows for m in publication.MEASURES)
-    _assert_disclosure_safe(rows, threshold)
-    # shown counts are the true counts (independent: oracle's funnel applications)
-    apps = oracle.build_applications(oracle.load_events(landing).accepted,
-                                     oracle.load_applicants(landing), oracle.load_campaigns(landing))
-    totals = {}
-    for a in apps:
-        year = str(a.outcomes["application"].occurred_at.year)
-        totals[year] = totals.get(year, 0) + 1
-    for r in rows:
-        if r["group_name"] == "Total" and r["applicants"] != "[c]":
-            assert int(r["applicants"]) == totals[r["year"]]
-    # the unsuppressed counts stay in the database, nothing else is exported
-    exports = sorted(p.name for p in (Path(settings.reports_dir) / "exports").iterdir())
-    assert exports == ["annual_publication.csv", "annual_publication.xlsx"]
-
-
-def test_publication_optional_landing_safe(optional_run):
-    _assert_disclosure_safe(_read_export_csv(optional_run), 5)  # the built-in threshold
-
-
-def test_disclosure_secondary_suppression_unit():
-    counts = {"t": 20, "a": 3, "b": 9, "c": 8, "same": 9}
-    relations = [disclosure.Relation("t", ("a", "b", "c")), disclosure.Relation("same", ("b",))]
-    hidden = disclosure.suppress(counts, relations, nested=[], threshold=5)
-    assert "a" in hidden and len(hidden & {"b", "c"}) >= 1
-    assert ("b" in hidden) == ("same" in hidden)
-    assert disclosure.suppress({"x": 12, "y": 10}, [], [("x", "y")], 5) == {"y"}
-    assert disclosure.suppress({"x": 0}, [], [], 5) == set()
-
-
-FORMULAS = ["=HYPERLINK(\"http://example.invalid\",\"x\")", "+SUM(1,2)", "-2+3", "@cmd"]
-
-
-def test_formula_like_input_exported_as_text(tmp_path, make_settings):
-    from openpyxl import load_workbook
-
-    landing = build_edge_landing(tmp_path / "landing", route_c1=FORMULAS[0])
-    extra = [[f"C{10 + i}", value, "", "", ""] for i, value in enumerate(FORMULAS[1:])]
-    write_csv(landing / "campaigns_03.csv", CAMPAIGN_HEADER, extra)
-    settings = make_settings(landing)
-    pipeline.run_all(settings)
-    xlsx = Path(settings.reports_dir) / "exports" / "annual_publication.xlsx"
-    workbook = load_workbook(xlsx)  # formulas would load as '=…' with data_type 'f'
-    sheet = workbook["entry_route"]
-    seen = {}
-    for row in sheet.iter_rows(min_row=2):
-        cell = row[0]
-        seen[cell.value] = cell.data_type
-    assert seen[FORMULAS[0]] == "s"
-    for name, data_type in seen.items():
-        assert data_type == "s", (name, data_type)
-    with zipfile.ZipFile(xlsx) as archive:
-        for member in archive.namelist():
-            if member.startswith("xl/worksheets/"):
-                assert "<f>" not in archive.read(member).decode("utf-8")
-    csv_routes = {r["group_name"] for r in _read_export_csv(settings)
-                  if r["characteristic"] == "entry_route"}
-    assert "'" + FORMULAS[0] in csv_routes
-    assert not any(v.startswith(("=", "+", "-", "@")) for v in csv_routes)
+# --- the publication: tests/e2e/test_publication_spreadsheet.py (workbook, CSV files, notes,
+# disclosure control under both rules, formula-like input); the Dagster job:
+# tests/e2e/test_further_marts_dagster.py
