@@ -46,6 +46,8 @@ MARTS_READ: tuple[str, ...] = (PASS_RATES, BY_ENTRY_ROUTE, BY_YEAR, DROP_OUT_POI
                                WORKFORCE_FLOWS)
 #: not a mart: the Kaplan–Meier steps of sql/charts/retention_curves.sql
 CURVES = "retention_curves"
+#: how far the retention curves reach: ten years of service, in months
+CURVE_MONTHS = 120
 #: the longest word a metadata key of a chart page may have (see the module docstring)
 KEY_WORD_LIMIT = 8
 
@@ -91,7 +93,8 @@ def read_marts(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame | None]
     needed = {"staging.survival_steps", "staging.recruits", "core.leavers",
               "config.characteristics", "config.groups"}
     out[CURVES] = pd.DataFrame(warehouse.query_sql_file(
-        con, "charts/retention_curves.sql", {"all_characteristic": ALL_CHARACTERISTIC}),
+        con, "charts/retention_curves.sql",
+        {"all_characteristic": ALL_CHARACTERISTIC, "max_months": CURVE_MONTHS}),
         columns=["characteristic", "group_name", "month", "retained", "at_risk", "recruits",
                  "leavers", "leavers_loaded", "observed_until"]) if needed <= present else None
     return out

@@ -2,7 +2,9 @@
 -- evaluated at whole months (a query, not a table; aggregates only).
 -- Grain: characteristic (and 'all') × group with at least one recruit × month k = 0, 1, …
 -- up to the last month some recruit of the group is followed to (past it the contract's
--- S(t) is NULL). A month is 365/12 days, so months 12 and 24 are days 365 and 730: the
+-- S(t) is NULL), and at most $max_months: an event dated far in the future (counted, as
+-- the contract says, and named by a warning check) must not stretch the grid to thousands
+-- of months (the running product is quadratic in them). A month is 365/12 days, so months 12 and 24 are days 365 and 730: the
 -- two points of marts.retention.
 --   retained       — S(t_k): the product over distinct leaving durations u ≤ t_k of
 --                    (1 − d_u / n_u), d_u recruits of the group leaving at duration u, n_u
@@ -27,7 +29,8 @@ WITH month_factors AS (
 ),
 -- recruits followed to at least month k but not month k + 1
 followed AS (
-    SELECT characteristic, group_name, floor(duration_days * 12 / 365)::BIGINT AS month,
+    SELECT characteristic, group_name,
+           least(floor(duration_days * 12 / 365)::BIGINT, $max_months) AS month,
            sum(at_duration)::BIGINT AS followed
     FROM staging.survival_steps
     GROUP BY ALL
@@ -35,7 +38,7 @@ followed AS (
 group_totals AS (
     SELECT characteristic, group_name, sum(at_duration)::BIGINT AS recruits,
            sum(leaving)::BIGINT AS leavers,
-           floor(max(duration_days) * 12 / 365)::BIGINT AS last_month
+           least(floor(max(duration_days) * 12 / 365)::BIGINT, $max_months) AS last_month
     FROM staging.survival_steps
     GROUP BY ALL
 ),
