@@ -280,8 +280,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say(f"The nightly job succeeded in {time.monotonic() - started:.1f} s.")
         print_results()
         return 0
-    _say(f"The nightly job FAILED after {time.monotonic() - started:.1f} s: {cause}", error=True)
+    # the cause goes last: it is what a data engineer (or an alert) reads first (issue 20)
     _say(f"Details: {typed_command('ui')}, then the run's page.", error=True)
+    _say(f"nightly job FAILED after {time.monotonic() - started:.1f} s: {cause}", error=True)
     return 1
 
 

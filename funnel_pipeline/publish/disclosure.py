@@ -395,18 +395,31 @@ def _reader_fixes(counts: Mapping[Cell, int], relations: list[Relation], limits:
             helpers = helpers + low_helpers
         if fixes & set(helpers):
             continue  # this round already hides a cell that loosens it
-        fixes.add(_cheapest(helpers, cell, counts, relations, hidden))
+        cheapest = _cheapest(helpers, cell, counts, [*relations, *limits], hidden)
+        if cheapest is not None:
+            fixes.add(cheapest)
     return fixes
 
 
 def _cheapest(helpers: list[Cell], cell: Cell, counts: Mapping[Cell, int],
-              relations: list[Relation], hidden: set[Cell]) -> Cell:
+              relations: list[Relation | Limit], hidden: set[Cell]) -> Cell | None:
     """The helper holding the fewest people; without one (a degenerate optimum), the
-    smallest shown cell of a relation the pinned cell is in."""
+    smallest shown cell nearest to the pinned cell through relations and limits; None
+    when nothing related is shown."""
     if helpers:
         return min(helpers, key=lambda c: _cost(c, counts))
-    near = [c for r in relations if cell in r.cells for c in r.cells if c not in hidden]
-    if not near:
-        raise RuntimeError(f"cannot protect {cell!r}: every related cell is hidden")
-    non_zero = [c for c in near if counts[c] > 0] or near
-    return min(non_zero, key=lambda c: _cost(c, counts))
+    # the shown cells nearest to it through the relations and limits: those of its own,
+    # else of those of their cells, and so on (every related cell may be hidden while a
+    # chain further out, or a limit such as leavers <= appointed, still pins it)
+    reached, frontier = {cell}, {cell}
+    while frontier:
+        linked = {c for r in relations if frontier & set(r.cells) for c in r.cells} - reached
+        near = [c for c in linked if c not in hidden]
+        if near:
+            non_zero = [c for c in near if counts[c] > 0] or near
+            return min(non_zero, key=lambda c: _cost(c, counts))
+        reached |= linked
+        frontier = linked
+    # nothing related is shown: hiding more cannot help (what a reader still knows comes
+    # from the bounds of hidden cells); the blocking publication checks have the last word
+    return None

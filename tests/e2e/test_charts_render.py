@@ -213,7 +213,7 @@ def test_missing_browser_fails_fast_instead_of_hanging() -> None:
         text=True,
         timeout=90,
     )
-    assert "refused:" in done.stdout and "browser is not running" in done.stdout, done.stderr[
+    assert "refused:" in done.stdout and "no Chromium at BROWSER_PATH" in done.stdout, done.stderr[
         -2000:
     ]
     assert time.monotonic() - started < 60
