@@ -35,6 +35,7 @@ import duckdb
 import psutil
 import pytest
 from conftest import REPO_ROOT
+from funnel_pipeline.assets.charts import CHART_ASSETS
 from ops_helpers import (
     copy_landing,
     free_port,
@@ -49,7 +50,6 @@ from ops_helpers import (
 from test_incremental import snapshot
 
 from funnel_pipeline import cli
-from funnel_pipeline.assets.charts import CHART_ASSETS
 from funnel_pipeline.settings import Settings
 
 FUNNEL = Path(sys.executable).with_name("funnel")
