@@ -366,7 +366,7 @@ def test_chart_asset_page_shows_loaded_images(tmp_path: Path) -> None:
         wait_http(f"{chart_base}/no-such-file", 30, ui)
         assert_ui_checks_match_history(ui_port, tmp_path / "funnel.duckdb")
         groups.update(children_of(ui.pid))
-        assert len(groups) == 2, "funnel ui should run exactly two children"
+        assert len(groups) == 3, "funnel ui should run exactly three children (chart server, webserver, daemon)"
         # one report per night (the second night's leavers changed it), the latest linked
         reports = {p.name for p in (tmp_path / "reports" / "charts").glob("report_*.html")}
         assert len(reports) == 2
