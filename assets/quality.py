@@ -8,6 +8,7 @@ from funnel_pipeline.metadata import markdown_table, row_count
 from funnel_pipeline.operations.pools import WAREHOUSE_POOL
 from funnel_pipeline.quality import checks, history, report
 from funnel_pipeline.resources import FunnelWarehouse
+from funnel_pipeline.settings import QUALITY_SUBDIR
 
 
 @dg.asset(
@@ -57,7 +58,7 @@ def validation_report(context: dg.AssetExecutionContext,
     base = settings.chart_base_url.rstrip("/")
     with warehouse.open() as con:
         history.ensure_table(con)
-        index = report.build_report(con, checks.report_dir(settings))
+        index = report.build_report(con, settings.quality_dir)
         runs, this_run = con.execute(
             f"SELECT count(DISTINCT run_id), count(*) FILTER (WHERE run_id = ?) FROM {history.TABLE}",
             [context.run.run_id]).fetchone()
@@ -67,9 +68,9 @@ def validation_report(context: dg.AssetExecutionContext,
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.path(str(index)),
         # served by the chart server (a browser refuses file:// links from the UI)
-        "report_url": dg.MetadataValue.url(f"{base}/quality/index.html"),
+        "report_url": dg.MetadataValue.url(f"{base}/{QUALITY_SUBDIR}/index.html"),
         "this_run_url": dg.MetadataValue.url(
-            f"{base}/quality/runs/{report.run_page_name(context.run.run_id)}"),
+            f"{base}/{QUALITY_SUBDIR}/runs/{report.run_page_name(context.run.run_id)}"),
         "history_table": history.TABLE,
         "runs_in_history": runs,
         "checks_this_run": this_run,

@@ -185,6 +185,7 @@ def print_results() -> None:
 
     from funnel_pipeline import inert, marts, vocabulary, warehouse
     from funnel_pipeline.charts.labels import Labels
+    from funnel_pipeline.charts.report import latest_report
     from funnel_pipeline.publish import summary
     from funnel_pipeline.settings import Settings
 
@@ -199,10 +200,9 @@ def print_results() -> None:
               ("Reports", str(settings.reports_dir.resolve())),
               ("Dagster home", os.environ["DAGSTER_HOME"])]
     # every chart of this run, interactive, in one offline file a browser opens directly
-    reports = sorted(settings.charts_dir.glob("report_*.html"),
-                     key=lambda p: p.stat().st_mtime)
-    if reports:
-        places.append(("Charts (offline)", str(reports[-1].resolve())))
+    report = latest_report(settings.charts_dir)
+    if report is not None:
+        places.append(("Charts (offline)", str(report.resolve())))
     _say()
     for line in _table(places):
         _say(line)
@@ -534,13 +534,15 @@ def ui_commands(settings, host: str, port: int, chart_host: str, chart_port: int
     does) that is not $DAGSTER_HOME's. Both load the code location themselves."""
     from urllib.parse import urlsplit
 
+    from funnel_pipeline.settings import QUALITY_SUBDIR
+
     charts_dir = settings.charts_dir.resolve()
     if chart_port is None:
         chart_port = urlsplit(settings.chart_base_url).port or 3031
     # the auditor report too, under /quality/ (a browser refuses file:// links from the UI)
     quality_dir = settings.quality_dir.resolve()
     server = [sys.executable, "-m", "funnel_pipeline.charts.server", "--dir", str(charts_dir),
-              "--mount", f"quality={quality_dir}",
+              "--mount", f"{QUALITY_SUBDIR}={quality_dir}",
               "--host", chart_host, "--port", str(chart_port)]
     location = ["-m", "funnel_pipeline.definitions"]
     webserver = [_script("dagster-webserver"), *location, "--host", host, "--port", str(port),

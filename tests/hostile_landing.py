@@ -167,7 +167,8 @@ def write_configuration(folder: Path, payloads: list[Payload] = PAYLOADS) -> dic
             groups = re.findall(r"(\w+) = ", line.removeprefix("group_labels = "))
             line = "group_labels = { " + ", ".join(f"{g} = {quoted()}" for g in groups) + " }"
         lines.append(line)
-    lines += [f"title = {quoted()}", f"source = {quoted()}", f"contact = {quoted()}"]
+        if line.strip() == "[publication]":  # its wording, whatever table follows it
+            lines += [f"title = {quoted()}", f"source = {quoted()}", f"contact = {quoted()}"]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "funnel.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -160,7 +160,8 @@ def month_year(moment: datetime | None) -> str | None:
 
 
 def _name(what: str, label: str) -> str:
-    """Figure name: the image's alt text in the UI and (slugged) its file name."""
+    """Figure name: the image's alt text in the UI; `what` alone (slugged) names its file
+    (`render.chart_filename` keeps the label, which may come from input, out of URLs)."""
     return f"{what}: {label}"
 
 

@@ -197,3 +197,9 @@ def write_html_report(
     if not path.exists():
         _write_atomically(path, page)
     return path
+
+
+def latest_report(folder: str | Path, name: str = "report") -> Path | None:
+    """The newest file `write_html_report` wrote under `folder` with this name, if any."""
+    found = sorted(Path(folder).glob(f"{_slug(name)}_*.html"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None

@@ -15,7 +15,6 @@ Each tick is a cheap folder scan (names, sizes, mtimes; no file is opened):
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -65,19 +64,17 @@ def loaded_file_names(duckdb_path: Path) -> set[str] | None:
         return set()
     from funnel_pipeline import warehouse
 
-    with contextlib.ExitStack() as opened:
-        try:
-            con = opened.enter_context(
-                warehouse.connect(duckdb_path, read_only=True, lock_wait_seconds=0))
-        except Exception:  # noqa: BLE001 - locked by a writer or a client: let the run decide
-            return None
-        try:
-            return {name for (name,) in con.execute(
-                "SELECT file_name FROM raw.landing_files "
-                "WHERE NOT (status = 'failed' AND coalesce(reason, '') LIKE 'unreadable:%')"
-            ).fetchall()}
-        except Exception:  # noqa: BLE001 - no manifest yet
-            return set()
+    try:
+        with warehouse.connect(duckdb_path, read_only=True, lock_wait_seconds=0) as con:
+            try:
+                return {name for (name,) in con.execute(
+                    "SELECT file_name FROM raw.landing_files "
+                    "WHERE NOT (status = 'failed' AND coalesce(reason, '') LIKE 'unreadable:%')"
+                ).fetchall()}
+            except Exception:  # noqa: BLE001 - no manifest yet
+                return set()
+    except Exception:  # noqa: BLE001 - locked by a writer or a client: let the run decide
+        return None
 
 
 def busy_run_ids(instance: dg.DagsterInstance) -> list[str]:

@@ -41,7 +41,6 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -56,11 +55,6 @@ from funnel_pipeline.settings import Settings
 _SINCE_COLUMNS = frozenset({"discovered_at", "processed_at"})
 #: where each query batch is materialised for GX (dropped after validation)
 BATCH_SCHEMA = "quality_batch"
-
-
-def report_dir(settings: Settings) -> Path:
-    """Where the offline auditor report is written (``index.html``)."""
-    return settings.quality_dir
 
 
 @lru_cache(maxsize=1)
@@ -311,7 +305,7 @@ def run_checks(settings: Settings, asset_keys: Sequence[dg.AssetKey], run_id: st
                 _drop_batch(con, name)
         for key, outcomes in results.items():
             history.record_outcomes(con, outcomes, asset_key=key.to_user_string())
-        report.build_report(con, report_dir(settings))
+        report.build_report(con, settings.quality_dir)
     return results
 
 
@@ -396,7 +390,7 @@ def raise_if_blocking(results: dict[dg.AssetKey, list[ExpectationOutcome]],
     failures = blocking_failures(results)
     if not failures:
         return
-    index = report_dir(settings) / "index.html"
+    index = settings.quality_dir / "index.html"
     raise dg.Failure(
         description=(f"{len(failures)} blocking data-quality check(s) failed "
                      f"({'; '.join(failures)}). {consequence} Report: {index}"),
