@@ -257,9 +257,10 @@ def test_a_failed_run_names_its_cause_without_a_traceback(tmp_path):
     assert done.returncode == 1
     _no_noise(done.stdout + done.stderr)
     last = done.stderr.strip().splitlines()
-    assert any("landing folder" in line and "does not exist" in line for line in last), \
-        done.stderr
-    assert last[-1].startswith("Details: ") and last[-1].endswith("funnel ui, then the run's page.")
+    # the cause is the last line: what a data engineer (or an alert) reads first
+    assert last[-1].startswith("nightly job FAILED after ") and "landing folder" in last[-1] \
+        and "does not exist" in last[-1], done.stderr
+    assert last[-2].startswith("Details: ") and last[-2].endswith("funnel ui, then the run's page.")
 
 
 # --- funnel ui ---------------------------------------------------------------------------------
