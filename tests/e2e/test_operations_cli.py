@@ -256,11 +256,11 @@ def test_a_failed_run_names_its_cause_without_a_traceback(tmp_path):
     done = _funnel(["run"], env, cwd=tmp_path, timeout=300)
     assert done.returncode == 1
     _no_noise(done.stdout + done.stderr)
-    last = done.stderr.strip().splitlines()
+    lines = done.stderr.strip().splitlines()
     # the cause is the last line: what a data engineer (or an alert) reads first
-    assert last[-1].startswith("nightly job FAILED after ") and "landing folder" in last[-1] \
-        and "does not exist" in last[-1], done.stderr
-    assert last[-2].startswith("Details: ") and last[-2].endswith("funnel ui, then the run's page.")
+    assert lines[-1].startswith("nightly job FAILED after ") and "landing folder" in lines[-1] \
+        and "does not exist" in lines[-1], done.stderr
+    assert lines[-2].startswith("Details: ") and lines[-2].endswith("funnel ui, then the run's page.")
 
 
 # --- funnel ui ---------------------------------------------------------------------------------
