@@ -207,18 +207,22 @@ def running(folder: Path, **limits: float) -> Iterator[tuple[ChartServer, int]]:
 
 
 def read_response(sock: socket.socket) -> tuple[int, bytes]:
-    """One HTTP/1.1 response (status, body) read off a raw socket, by Content-Length."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed mid-response: {data!r}"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    lines = head.decode().split("\r\n")
+    """One HTTP/1.1 response (status, body) read off a raw socket, by Content-Length.
+
+    Reads the head a byte at a time and then exactly the body, never past the response:
+    with pipelined requests the next response's bytes stay in the socket for the next call.
+    """
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)
+        assert byte, f"connection closed mid-response: {head!r}"
+        head += byte
+    lines = head.decode().rstrip("\r\n").split("\r\n")
     length = next(int(v) for k, v in (x.split(":", 1) for x in lines[1:])
                   if k.lower() == "content-length")
+    body = b""
     while len(body) < length:
-        chunk = sock.recv(65536)
+        chunk = sock.recv(length - len(body))
         assert chunk, "connection closed mid-body"
         body += chunk
     return int(lines[0].split()[1]), body
