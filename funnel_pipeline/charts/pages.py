@@ -88,7 +88,10 @@ def read_marts(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame | None]
     present = {f"{s}.{t}" for s, t in con.execute(
         "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
     out: dict[str, pd.DataFrame | None] = {
-        t: (con.execute(f"SELECT * FROM marts.{t}").df() if f"marts.{t}" in present else None)
+        # ORDER BY ALL: a table's scan order is not fixed, and the same data must draw
+        # the same figures (their hashes name the files a rebuild keeps linking to)
+        t: (con.execute(f"SELECT * FROM marts.{t} ORDER BY ALL").df()
+            if f"marts.{t}" in present else None)
         for t in MARTS_READ}
     needed = {"staging.survival_steps", "staging.recruits", "core.leavers",
               "config.characteristics", "config.groups"}
@@ -113,9 +116,19 @@ def focus(marts: Mapping[str, pd.DataFrame | None], config: FunnelConfig) -> Foc
     if points is not None and not points.empty:
         overall = points.loc[points["source_table"] == PASS_RATES]
         if not overall.empty:
-            characteristic = str(overall.groupby("characteristic")["shortfall"].sum().idxmax())
-            stage = str(overall.groupby("stage")["shortfall"].sum().idxmax())
+            characteristic = _largest_shortfall(
+                overall, "characteristic", [c.name for c in config.characteristics])
+            stage = _largest_shortfall(overall, "stage", [s.name for s in config.stages])
     return Focus(characteristic, stage)
+
+
+def _largest_shortfall(points: pd.DataFrame, by: str, preferred: list[str]) -> str:
+    """The `by` value with the largest total shortfall; a tie (to 9 decimals: a float sum's
+    last bits depend on the order it was added in) goes to the first in `preferred`, so an
+    incremental run and a rebuild of the same data pick the same page focus."""
+    totals = points.groupby(by)["shortfall"].sum().round(9)
+    tied = set(totals.index[totals == totals.max()].astype(str))
+    return next((k for k in preferred if k in tied), min(tied))
 
 
 @dataclass(frozen=True)

@@ -637,3 +637,23 @@ def test_left_out_lists_quote_labels_with_commas() -> None:
                       " in a year")
     assert note == ("Too small to read, left out (fewer than 10 applications in a year): "
                     "“Asian, Asian British” (2022, 2023); Black (all).")
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_page_focus_is_the_same_whatever_order_the_points_come_in(reverse: bool):
+    """Two characteristics whose shortfalls tie but for a float sum's last bits (as an
+    incremental run and a rebuild of the same data can give them) pick the same focus:
+    the first in the configuration, whichever order the rows come in."""
+    from funnel_pipeline.charts.pages import DROP_OUT_POINTS, PASS_RATES, focus
+
+    config = load_config(None)
+    first, second = (c.name for c in config.characteristics[:2])
+    rows = [(first, "sift", 0.1), (first, "sift", 0.2), (second, "sift", 0.3),
+            (second, "assessment", 1e-12)]
+    if reverse:
+        rows.reverse()
+    points = pd.DataFrame(rows, columns=["characteristic", "stage", "shortfall"])
+    points["source_table"] = PASS_RATES
+    assert 0.1 + 0.2 != 0.3  # the tie is only a tie to 9 decimals
+    found = focus({DROP_OUT_POINTS: points}, config)
+    assert (found.characteristic, found.stage) == (first, "sift")
