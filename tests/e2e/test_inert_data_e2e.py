@@ -66,7 +66,7 @@ PROJECT_FILE = re.compile(r"^/[a-z0-9_]+_[0-9a-f]{16}\.(png|html)$")
 QUALITY_FILE = re.compile(r"^/quality/(index|runs/[0-9a-f-]{36})\.html$")
 #: hosts of links the Dagster UI itself shows outside metadata (its help links, not data)
 DAGSTER_CHROME_HOSTS: frozenset[str] = frozenset({"docs.dagster.io"})
-SETTLE_MS = 1200
+SETTLE_MS = 400
 
 
 # --- processes ---------------------------------------------------------------------------

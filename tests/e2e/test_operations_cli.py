@@ -337,8 +337,12 @@ def test_the_next_funnel_run_heals_a_killed_one(tmp_path, make_settings):
     assert dead.status == dg.DagsterRunStatus.STARTED
     assert instance.event_log_storage.get_concurrency_run_ids() == {dead.run_id}
 
-    done = subprocess.run([str(FUNNEL), "run"], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=400, check=False, preexec_fn=restore_signals)
+    try:
+        done = subprocess.run([str(FUNNEL), "run"], cwd=REPO_ROOT, env=env, capture_output=True,
+                              text=True, timeout=600, check=False, preexec_fn=restore_signals)
+    except subprocess.TimeoutExpired as exc:  # say where it stood, not only that it timed out
+        pytest.fail(f"the healing run did not end in {exc.timeout:g} s; it printed:\n"
+                    f"{str(exc.stdout or '')[-3000:]}\n{str(exc.stderr or '')[-3000:]}")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert f"Run {dead.run_id[:8]} had lost its process (killed earlier): marked failed." \
         in done.stdout
