@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.starts_first(minutes=3)
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -6,7 +6,10 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from conftest import FIXTURES, materialize_all, read_table
+
+pytestmark = pytest.mark.starts_first(minutes=3)
 
 #: tables whose content must not depend on how many runs built them
 STABLE_TABLES = {

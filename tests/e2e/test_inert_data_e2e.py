@@ -58,7 +58,7 @@ from hostile_landing import rounds, write_configuration, write_round
 from ops_helpers import start, stop
 from payloads import MARKER, PAYLOADS, describe, markers_in
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.starts_first(minutes=10)]
 
 #: a chart server file the project wrote (content-hashed PNG or HTML)
 PROJECT_FILE = re.compile(r"^/[a-z0-9_]+_[0-9a-f]{16}\.(png|html)$")

@@ -52,6 +52,8 @@ from test_incremental import snapshot
 from funnel_pipeline import cli
 from funnel_pipeline.settings import Settings
 
+pytestmark = pytest.mark.starts_first(minutes=3)
+
 FUNNEL = Path(sys.executable).with_name("funnel")
 COMMANDS = ["demo", "check-config", "run", "rebuild", "backup", "prepare-instance",
             "prune-runs", "prune-reports", "ui"]

@@ -34,6 +34,8 @@ from test_operations_kill import FIRST_NIGHT, LATE
 from funnel_pipeline.operations import run_health
 from funnel_pipeline.settings import Settings
 
+pytestmark = pytest.mark.starts_first(minutes=5)
+
 #: the issue's bounds: a lone worker kill is noticed in 5 s, a dead service's run in 5 min
 WORKER_KILL_BOUND_S = 5.0
 RESTART_BOUND_S = 300.0

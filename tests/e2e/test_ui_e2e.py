@@ -40,7 +40,7 @@ import pytest
 from browser import launch_chromium
 from conftest import APPLICANT_HEADER, FIXTURES, REPO_ROOT, UNRECOGNISED_PEOPLE, write_csv
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.starts_first(minutes=3)]
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 #: browser windows of issue 18 (width, height)

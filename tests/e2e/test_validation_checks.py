@@ -42,6 +42,8 @@ from funnel_pipeline.publish import publication
 from funnel_pipeline.quality import checks, mart_suites
 from funnel_pipeline.settings import Settings
 
+pytestmark = pytest.mark.starts_first(minutes=9)
+
 DIRTY = FIXTURES / "dirty-landing"
 MART_KEYS = [f"marts/{m}" for m in marts.MART_NAMES]
 
