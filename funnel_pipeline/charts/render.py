@@ -44,6 +44,10 @@ _render_lock = threading.Lock()
 _start_lock = threading.Lock()
 #: Set when the kaleido server is known to be unusable in this process (see `_call`).
 _broken: str | None = None
+#: kaleido's tab had not loaded its script yet (see `_call_when_ready`)
+_NOT_READY = "kaleido_scopes is not defined"
+#: draws of one figure while the tab is not ready, the first included
+NOT_READY_ATTEMPTS = 3
 
 
 # --- names ----------------------------------------------------------------------------
@@ -170,11 +174,30 @@ def _call(fig: go.Figure, width: int, height: int, scale: float, fmt: str = "png
     return value  # type: ignore[return-value]
 
 
+def _call_when_ready(fig: go.Figure, width: int, height: int, scale: float,
+                     fmt: str = "png") -> bytes:
+    """`_call`, again after a pause when the browser page was not ready yet.
+
+    On a busy machine kaleido can send the first figure to its freshly opened tab before
+    the tab's own script has loaded: the render fails with "ReferenceError:
+    kaleido_scopes is not defined" (seen with four test workers on two cores: one of 22
+    pictures lost). Nothing is wrong with the figure, so it is drawn again.
+    """
+    for attempt in range(1, NOT_READY_ATTEMPTS + 1):
+        try:
+            return _call(fig, width, height, scale, fmt)
+        except RuntimeError as exc:
+            if _NOT_READY not in str(exc) or attempt == NOT_READY_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
 def render_png(fig: go.Figure, *, scale: float = 1.0) -> bytes:
     """PNG bytes of a figure at its own width and height (× `scale`)."""
     width, height = figure_size(fig)
     with _render_lock:  # kaleido's sync server mixes up answers of concurrent callers
-        return _call(fig, width, height, scale)
+        return _call_when_ready(fig, width, height, scale)
 
 
 def render_svg(fig: go.Figure) -> str:
@@ -182,7 +205,7 @@ def render_svg(fig: go.Figure) -> str:
     boxes a test can measure)."""
     width, height = figure_size(fig)
     with _render_lock:
-        return _call(fig, width, height, 1.0, fmt="svg").decode("utf-8")
+        return _call_when_ready(fig, width, height, 1.0, fmt="svg").decode("utf-8")
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
