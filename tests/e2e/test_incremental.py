@@ -39,9 +39,9 @@ def snapshot(settings) -> dict[str, list[tuple]]:
 def test_materialise_twice_changes_nothing(dagster_home, make_settings):
     settings = make_settings(FIXTURES / "dirty-landing")
     instance = dg.DagsterInstance.get()
-    assert materialize_all(settings, instance).success
+    assert materialize_all(settings, instance, charts=False).success
     first = snapshot(settings)
-    assert materialize_all(settings, instance).success
+    assert materialize_all(settings, instance, charts=False).success
     assert snapshot(settings) == first
     assert all(first[t] for t in STABLE_TABLES), "every table should hold rows"
 
@@ -55,12 +55,12 @@ def test_new_file_loads_alone_and_matches_a_rebuild(dagster_home, make_settings,
 
     nightly = make_settings(landing, name="nightly")
     instance = dg.DagsterInstance.get()
-    assert materialize_all(nightly, instance).success
+    assert materialize_all(nightly, instance, charts=False).success
     before = read_table(nightly, "marts.stage_pass_rates", order_by="characteristic, group_name, stage_order")
     loaded_before = {f["file_name"]: f["file_id"] for f in read_table(nightly, "raw.landing_files")}
 
     shutil.move(later, held_back)
-    assert materialize_all(nightly, instance).success
+    assert materialize_all(nightly, instance, charts=False).success
     files = read_table(nightly, "raw.landing_files", order_by="file_id")
     new = [f for f in files if f["file_name"] not in loaded_before]
     assert [f["file_name"] for f in new] == ["events_2023_c.parquet"]
@@ -69,5 +69,5 @@ def test_new_file_loads_alone_and_matches_a_rebuild(dagster_home, make_settings,
     assert after != before
 
     rebuild = make_settings(landing, name="rebuild")
-    assert materialize_all(rebuild, instance).success
+    assert materialize_all(rebuild, instance, charts=False).success
     assert snapshot(nightly) == snapshot(rebuild)
