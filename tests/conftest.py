@@ -118,14 +118,10 @@ def materialize_all(settings: Settings, instance: dg.DagsterInstance | None = No
 
     defs = definitions.defs
     job = defs.resolve_job_def("nightly")
-    selection = None
-    if only is not None:
-        selection = [dg.AssetKey.from_user_string(key) for key in only]
-    elif not charts:
-        selection = [spec.key for spec in defs.resolve_all_asset_specs()
-                     if spec.group_name != "charts"]
-    if selection is not None:  # a subset job first: the resource override applies to it
-        job = job.get_subset(asset_selection=set(selection))
+    if only is not None or not charts:  # a subset job first: the resource override applies to it
+        job = job.get_subset(asset_selection=(
+            {dg.AssetKey.from_user_string(key) for key in only} if only is not None
+            else {spec.key for spec in defs.resolve_all_asset_specs() if spec.group_name != "charts"}))
     result = job.execute_in_process(
         instance=instance or dg.DagsterInstance.get(),
         resources={"warehouse": FunnelWarehouse.from_settings(settings)},

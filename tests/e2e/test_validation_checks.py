@@ -912,7 +912,7 @@ def _run_core_round(copy_of, tmp_path, monkeypatch, instance, sql: dict[str, str
             return summary
 
         monkeypatch.setattr(assets_raw, "ingest", ingest)
-    result = materialize_all(settings, instance, charts=False)
+    result = materialize_all(settings, instance)
     assert not result.success
     assert _marts_snapshot(settings) == before
     assert not [m for m in result.get_asset_materialization_events()
